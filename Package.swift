@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (docs/ARCHITECTURE.md): C modules are imported only by FlavorSys / FlavorRing;
+// FlavorFormat is pure Swift; nothing below FlavorBuild imports Foundation.
+let staticC: [LinkerSetting] = [
+    // No pkgConfig on the system libraries: it would add -lsodium etc. and pick the .so.
+    .linkedLibrary(":libsodium.a"), .linkedLibrary(":libdeflate.a"),
+    .linkedLibrary(":libzstd.a"), .linkedLibrary(":libcrypto.a"),
+]
+
+let package = Package(
+    name: "flavor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flavor", targets: ["FlavorCLI"]),
+        .executable(name: "flavor-launcher", targets: ["FlavorLauncher"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSodium"),
+        .systemLibrary(name: "CDeflate"),
+        .systemLibrary(name: "CZstd"),
+        .systemLibrary(name: "CCrypto"),
+        .systemLibrary(name: "CURing"),
+
+        .target(name: "FlavorSys",
+                dependencies: ["FlavorFormat", "CSodium", "CDeflate", "CZstd", "CCrypto"],
+                linkerSettings: staticC),
+        .target(name: "FlavorRing", dependencies: ["CURing"],
+                linkerSettings: [.linkedLibrary(":liburing.a")]),
+        .target(name: "FlavorFormat"),
+        .target(name: "FlavorEngine", dependencies: ["FlavorFormat", "FlavorSys", "FlavorRing"]),
+        .target(name: "FlavorBuild", dependencies: ["FlavorEngine", "FlavorFormat", "FlavorSys"]),
+        .executableTarget(name: "FlavorCLI",
+                          dependencies: ["FlavorBuild", "FlavorEngine", "FlavorFormat", "FlavorSys",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "FlavorLauncher",
+                          dependencies: ["FlavorEngine", "FlavorFormat", "FlavorSys"],
+                          linkerSettings: [.unsafeFlags(["-static-executable"])]),
+
+        .testTarget(name: "FlavorFormatTests", dependencies: ["FlavorFormat"]),
+        .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),
+        .testTarget(name: "FlavorEngineTests", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys"]),
+        .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat"]),
+    ]
+)

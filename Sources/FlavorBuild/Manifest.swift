@@ -1,0 +1,104 @@
+import Foundation
+import FlavorFormat
+import FlavorEngine
+import FlavorSys
+
+/// manifest.json as upstream's builders take it (spec §8), turned into a PackPlan.
+public enum Manifest {
+    public struct Options: Sendable {
+        public var launcherPath: String
+        public var key: Ed25519KeyPair
+        public var deterministic: Bool
+        public var workenvBase: String?
+        public var codec: String?       // overrides gzip for directory slots: "gzip", "zstd", "none"
+        public var gzipLevel: Int32 = 6
+        public var zstdLevel: Int32 = 3
+        public init(launcherPath: String, key: Ed25519KeyPair, deterministic: Bool) {
+            self.launcherPath = launcherPath; self.key = key; self.deterministic = deterministic
+        }
+    }
+
+    public static func load(path: String, options: Options) throws(BuildError) -> PackPlan {
+        let bytes: [UInt8]
+        do { bytes = try FS.readFile(path, limit: 16 << 20) } catch { throw BuildError("\(path): cannot read manifest: \(error.reason)") }
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes) } catch { throw BuildError("\(path): \(error)") }
+        let dir = (path as NSString).deletingLastPathComponent
+        return try plan(json, file: path, baseDir: dir.isEmpty ? "." : dir, options: options)
+    }
+
+    static func requiredString(_ v: JSONValue?, _ key: String, _ file: String) throws(BuildError) -> String {
+        guard let s = v?.stringValue, !s.isEmpty else { throw BuildError("\(file): missing or empty \"\(key)\"") }
+        return s
+    }
+
+    public static func plan(_ json: JSONValue, file: String, baseDir: String, options: Options) throws(BuildError) -> PackPlan {
+        guard json.objectValue != nil else { throw BuildError("\(file): top level must be a JSON object") }
+        let name = try requiredString(json["package"]?["name"], "package.name", file)
+        let version = try requiredString(json["package"]?["version"], "package.version", file)
+        let command = try requiredString(json["execution"]?["command"], "execution.command", file)
+        var plan = PackPlan(name: name, version: version, launcherPath: options.launcherPath, command: command, key: options.key)
+        plan.description = json["package"]?["description"]?.stringValue
+        let env = json["execution"]?["env"] ?? json["execution"]?["environment"]
+        for (k, v) in env?.objectValue ?? [] {
+            guard v.stringValue != nil else { throw BuildError("\(file): execution.env.\(k) must be a string") }
+            plan.executionEnv.append((k, v))
+        }
+        plan.deterministic = options.deterministic
+        if let e = Env.get("SOURCE_DATE_EPOCH") {
+            guard let v = Int64(e) else { throw BuildError("SOURCE_DATE_EPOCH=\(e) is not an integer") }
+            plan.sourceDateEpoch = v
+        }
+        plan.gzipLevel = options.gzipLevel
+        plan.zstdLevel = options.zstdLevel
+        for key in ["cache_validation", "runtime", "workenv"] {
+            if let v = json[key] { plan.extraMetadata.append((key, v)) }
+        }
+        for (i, c) in (json["setup_commands"]?.arrayValue ?? []).enumerated() {
+            if let s = c.stringValue {
+                plan.setupCommands.append(.object([("type", .string("execute")), ("command", .string(s))]))
+            } else if c["type"]?.stringValue != nil {
+                plan.setupCommands.append(c)
+            } else {
+                throw BuildError("\(file): setup_commands[\(i)] needs a \"type\"")
+            }
+        }
+        let base = options.workenvBase ?? FS.currentDirectory()
+        for (i, s) in (json["slots"]?.arrayValue ?? []).enumerated() {
+            let where_ = "\(file): slots[\(i)]"
+            guard s.objectValue != nil else { throw BuildError("\(where_) is not an object") }
+            if let n = s["slot"]?.intValue, n != Int64(i) { throw BuildError("\(where_).slot is \(n), must equal its position \(i)") }
+            let id = try requiredString(s["id"], "slots[\(i)].id", file)
+            let source = try requiredString(s["source"], "slots[\(i)].source", file)
+            let target = try requiredString(s["target"], "slots[\(i)].target", file)
+            if source == "$SELF" { throw BuildError("\(where_) (\"\(id)\"): $SELF slots are not supported (upstream 0.5.4 launchers cannot run them)") }
+            var path = source.replacingOccurrences(of: "{workenv}", with: base)
+            if !path.hasPrefix("/") { path = baseDir + "/" + path }
+            let opsText = s["operations"]?.stringValue ?? ""
+            var chain: OperationChain
+            do { chain = try OperationChain(manifest: opsText) } catch { throw BuildError("\(where_) (\"\(id)\"): \(error)") }
+            let content: PackSlot.Content
+            if FS.isDirectory(path) {
+                content = .directory(path)
+                // We encode directories: always a tar, compressed as asked (gzip by default for tgz).
+                var codec = chain.operations.first(where: { $0 != .tar })
+                if let c = options.codec { codec = c == "zstd" ? .zstd : c == "none" ? nil : .gzip }
+                chain = OperationChain(codec.map { [.tar, $0] } ?? [.tar])
+            } else if FS.exists(path) {
+                content = .file(path)
+            } else {
+                throw BuildError("\(where_) (\"\(id)\"): source \(path) does not exist")
+            }
+            var slot = PackSlot(id: id, source: source, target: target, content: content, chain: chain)
+            slot.purpose = s["purpose"]?.stringValue ?? "data"
+            slot.lifecycle = s["lifecycle"]?.stringValue ?? "runtime"
+            if let p = s["permissions"]?.stringValue {
+                guard parseOctalMode(p) != nil else { throw BuildError("\(where_).permissions \"\(p)\" is not an octal mode") }
+                slot.permissions = p
+            }
+            slot.resolution = s["resolution"]?.stringValue ?? "build"
+            plan.slots.append(slot)
+        }
+        return plan
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import FlavorEngine
+import FlavorFormat
+import FlavorSys
+
+/// Shared by extract and extract-all: verify, then decode slots into a staging directory that
+/// becomes OUTDIR only when everything succeeded.
+func extractSlots(package: String, select: (PackageReader, Metadata) -> [Int], outDir: String, force: Bool, global: GlobalOptions) {
+    let pkg: PackageReader
+    do { pkg = try PackageReader(path: package) } catch { fail(error.message, code: error.kind == .unreadable ? 2 : 1) }
+    let m: Metadata
+    do { m = try Verifier.verifyHeader(pkg) } catch { fail(error.message) }
+    if FS.exists(outDir) {
+        let entries = (try? FS.listDirectory(outDir)) ?? ["?"]
+        if !entries.isEmpty {
+            guard force else { fail("\(outDir) exists and is not empty (use --force to replace it)") }
+        }
+    }
+    let staging = outDir + ".flavor-tmp-\(Process.id)"
+    var results = [(Int, Extractor.Outcome)]()
+    do throws(EngineError) {
+        let writer = try TreeWriter(root: staging)
+        for i in select(pkg, m) {
+            try Verifier.verifySlot(pkg, i, m)
+            results.append((i, try Extractor.extract(pkg, slot: i, metadata: m, into: writer)))
+        }
+        try? FS.removeTree(outDir)
+        do { try FS.rename(staging, outDir) } catch { throw EngineError(.io, "\(error)") }
+    } catch {
+        try? FS.removeTree(staging)
+        fail(error.message)
+    }
+    if global.json {
+        let rows = results.map { i, o in
+            JSONValue.object([("slot", .int(Int64(i))), ("id", .string(m.slots[i].id)), ("files", .int(Int64(o.files))),
+                              ("bytes", .int(Int64(o.bytes))), ("path", .string(o.relativePath))])
+        }
+        printLine(JSONValue.object([("output", .string(outDir)), ("slots", .array(rows))]).serializedString(pretty: true))
+    } else if !global.quiet {
+        for (i, o) in results {
+            printLine("slot \(i) \"\(m.slots[i].id)\": \(o.files) files, \(o.bytes) bytes\(o.relativePath.isEmpty ? "" : " → \(o.relativePath)")")
+        }
+    }
+}
+
+struct ExtractCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "extract",
+        abstract: "Verify a package and decode one slot into a new directory.",
+        discussion: "A tar slot unpacks at OUTDIR's root (as launchers do); any other slot becomes OUTDIR/<target>. Members that would land outside OUTDIR are refused.")
+
+    @Argument(help: "The package file.") var package: String
+    @Argument(help: "Slot index or id.") var slot: String
+    @Argument(help: "Output directory (must not exist or be empty).") var outDir: String
+    @Flag(name: [.short, .long], help: "Replace a non-empty OUTDIR.") var force = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        extractSlots(package: package, select: { pkg, m in
+            if let i = Int(slot), i >= 0, i < pkg.descriptors.count { return [i] }
+            if let i = m.slots.firstIndex(where: { $0.id == slot }) { return [i] }
+            fail("\(package): no slot \"\(slot)\" (there are \(pkg.descriptors.count): \(m.slots.map(\.id).joined(separator: ", ")))")
+        }, outDir: outDir, force: force, global: global)
+    }
+}
+
+struct ExtractAllCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "extract-all",
+        abstract: "Verify a package and decode every slot into a new directory.")
+
+    @Argument(help: "The package file.") var package: String
+    @Argument(help: "Output directory (must not exist or be empty).") var outDir: String
+    @Flag(name: [.short, .long], help: "Replace a non-empty OUTDIR.") var force = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        extractSlots(package: package, select: { pkg, _ in Array(0..<pkg.descriptors.count) }, outDir: outDir, force: force, global: global)
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import FlavorEngine
+import FlavorSys
+
+@main
+struct Flavor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flavor",
+        abstract: "Build, verify, inspect and unpack PSPF/2025 packages (Flavor Pack format).",
+        discussion: """
+        A package is one signed executable: native launcher + gzipped JSON metadata + slot table + \
+        slots + an 8 KiB index at the end. Running it verifies it, extracts what it needs into a \
+        cache (the workenv) and runs the application.
+        """,
+        version: Packer.toolVersion,
+        subcommands: [PackCommand.self, VerifyCommand.self, InspectCommand.self, ExtractCommand.self,
+                      ExtractAllCommand.self, KeygenCommand.self])
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .long, help: "Machine-readable JSON on stdout.")
+    var json = false
+
+    @Flag(name: [.short, .long], help: "Print nothing but errors.")
+    var quiet = false
+}
+
+/// Prints one error line and exits with `code` (1 unless the command table says otherwise).
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    Process.printError("flavor: error: \(message)")
+    Process.exit(code)
+}
+
+func printLine(_ s: String) { Process.printOut(s + "\n") }
+
+/// The flavor-launcher that sits next to this flavor executable.
+func defaultLauncherPath() -> String? {
+    guard let exe = try? FS.readLink("/proc/self/exe") else { return nil }
+    let dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    let p = dir + "/flavor-launcher"
+    return FS.exists(p) ? p : nil
+}

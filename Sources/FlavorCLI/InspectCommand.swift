@@ -1,0 +1,64 @@
+import ArgumentParser
+import FlavorEngine
+import FlavorFormat
+import FlavorSys
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a package's header, launcher, slots and command without verifying slot bytes.",
+        discussion: "The --json form is stable; docs/CLI.md lists its keys.")
+
+    @Argument(help: "The package file.") var package: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let pkg: PackageReader
+        do { pkg = try PackageReader(path: package) } catch { fail(error.message, code: error.kind == .unreadable ? 2 : 1) }
+        let json: [UInt8], m: Metadata
+        do { json = try pkg.metadataJSONBytes(); m = try pkg.metadata(jsonBytes: json) } catch { fail(error.message) }
+        let idx = pkg.index
+        let fp = Verifier.fingerprint(idx.publicKey)
+        var slotRows = [JSONValue]()
+        var lines = [String]()
+        lines.append("package   \(m.packageName) \(m.packageVersion)  (\(pkg.file.size) bytes, built by \(m.buildTool.isEmpty ? "?" : m.buildTool))")
+        lines.append("launcher  \(idx.launcherSize) bytes")
+        lines.append("metadata  offset \(idx.metadataOffset), \(idx.metadataSize) bytes gzip, \(json.count) bytes JSON")
+        lines.append("key       \(fp)")
+        lines.append("command   \(m.command)")
+        lines.append("slots     \(pkg.descriptors.count)")
+        for (i, d) in pkg.descriptors.enumerated() {
+            let sm = i < m.slots.count ? m.slots[i] : nil
+            let ops = (try? OperationChain(packed: d.operations).manifestName) ?? "0x\(hex(d.operations))"
+            let ratio = d.originalSize > 0 ? Double(d.size) / Double(d.originalSize) : 1
+            let lifecycle = Lifecycle(rawValue: d.lifecycle)?.name ?? "\(d.lifecycle)"
+            slotRows.append(.object([
+                ("index", .int(Int64(i))), ("id", .string(sm?.id ?? "")), ("target", .string(sm?.target ?? "")),
+                ("offset", .int(Int64(d.offset))), ("size", .int(Int64(d.size))), ("original_size", .int(Int64(d.originalSize))),
+                ("ratio", .double((ratio * 1000).rounded() / 1000)), ("operations", .string(ops)),
+                ("lifecycle", .string(lifecycle)), ("permissions", .string("0" + String(d.permissions, radix: 8))),
+                ("checksum", .string(sm?.checksum ?? "")), ("descriptor_checksum", .string(hex(d.checksum, width: 16))),
+            ]))
+            let pct = Int((ratio * 100).rounded())
+            lines.append("  [\(i)] \(sm?.id ?? "?")  → \(sm?.target ?? "?")  \(d.size) B stored / \(d.originalSize) B (\(pct)%)  ops=\(ops)  \(lifecycle)  0\(String(d.permissions, radix: 8))")
+            lines.append("      \(sm?.checksum ?? "")")
+        }
+        if global.json {
+            printLine(JSONValue.object([
+                ("package", .object([("path", .string(package)), ("name", .string(m.packageName)),
+                                     ("version", .string(m.packageVersion)), ("size", .int(Int64(pkg.file.size))),
+                                     ("format_version", .string("0x" + hex(UInt64(idx.formatVersion), width: 8))),
+                                     ("index_checksum", .string(hex(UInt64(idx.indexChecksum), width: 8))),
+                                     ("build_tool", .string(m.buildTool))])),
+                ("launcher", .object([("size", .int(Int64(idx.launcherSize)))])),
+                ("metadata", .object([("offset", .int(Int64(idx.metadataOffset))), ("size", .int(Int64(idx.metadataSize))),
+                                      ("json_size", .int(Int64(json.count)))])),
+                ("key_fingerprint", .string(fp)),
+                ("command", .string(m.command)),
+                ("slots", .array(slotRows)),
+            ]).serializedString(pretty: true))
+        } else {
+            printLine(lines.joined(separator: "\n"))
+        }
+    }
+}

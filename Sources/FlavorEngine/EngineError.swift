@@ -1,0 +1,33 @@
+import FlavorFormat
+import FlavorSys
+
+/// One error type for the engine: what kind of failure (drives exit codes) and a one-line
+/// message that names the file, the check or slot, and the reason.
+public struct EngineError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case unreadable      // cannot open / not a package at all
+        case format          // structurally broken package
+        case integrity       // a checksum or signature check failed
+        case extraction      // decoding or writing a slot failed, unsafe tar member
+        case io              // disk / filesystem failure
+        case config          // bad manifest, key, flag or environment
+        case execution       // cannot run the payload / setup command failed
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind; self.message = message
+    }
+
+    public var description: String { message }
+
+    static func format(_ path: String, _ e: FormatError) -> EngineError {
+        EngineError(.format, "\(path): \(e)")
+    }
+
+    static func sys(_ e: SysError, _ kind: Kind = .io) -> EngineError {
+        EngineError(kind, e.description)
+    }
+}

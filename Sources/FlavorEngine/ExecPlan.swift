@@ -1,0 +1,189 @@
+import FlavorFormat
+import FlavorSys
+
+/// `{workenv}`, `{package_name}`, `{version}`, `{slot:N}` (spec §9.8).
+public enum Placeholders {
+    public static func expand(_ s: String, workenv: String, metadata m: Metadata) -> String {
+        guard s.contains("{") else { return s }
+        var out = s.replacingAll("{workenv}", with: workenv)
+            .replacingAll("{package_name}", with: m.packageName)
+            .replacingAll("{version}", with: m.packageVersion)
+        for (i, slot) in m.slots.enumerated() where out.contains("{slot:") {
+            let rel = slot.relativeTarget
+            out = out.replacingAll("{slot:\(i)}", with: rel.isEmpty ? workenv : workenv + "/" + rel)
+        }
+        return out
+    }
+}
+
+/// Shell-style splitting: whitespace separates words; single quotes are literal; double quotes
+/// allow \" \\ \$ \`; a backslash outside quotes escapes the next character.
+public func shellSplit(_ s: String) throws(EngineError) -> [String] {
+    var words = [String](), cur = "", inWord = false
+    var it = Array(s.unicodeScalars).makeIterator()
+    while let c = it.next() {
+        switch c {
+        case " ", "\t", "\n":
+            if inWord { words.append(cur); cur = ""; inWord = false }
+        case "'":
+            inWord = true
+            var closed = false
+            while let d = it.next() { if d == "'" { closed = true; break }; cur.unicodeScalars.append(d) }
+            if !closed { throw EngineError(.config, "command has an unterminated single quote: \(s)") }
+        case "\"":
+            inWord = true
+            var closed = false
+            while let d = it.next() {
+                if d == "\"" { closed = true; break }
+                if d == "\\" {
+                    guard let e = it.next() else { break }
+                    if !["\"", "\\", "$", "`"].contains(e) { cur.unicodeScalars.append("\\") }
+                    cur.unicodeScalars.append(e)
+                } else {
+                    cur.unicodeScalars.append(d)
+                }
+            }
+            if !closed { throw EngineError(.config, "command has an unterminated double quote: \(s)") }
+        case "\\":
+            inWord = true
+            if let e = it.next() { cur.unicodeScalars.append(e) }
+        default:
+            inWord = true
+            cur.unicodeScalars.append(c)
+        }
+    }
+    if inWord { words.append(cur) }
+    return words
+}
+
+/// The environment and argv the payload runs with (spec §9.7–9.8).
+public struct ExecPlan: Sendable {
+    public var program: String
+    public var argv: [String]
+    public var env: [String]
+
+    /// Glob match with `*` and `?` (for runtime.env unset/pass).
+    public static func globMatch(_ pattern: String, _ name: String) -> Bool {
+        let p = Array(pattern.unicodeScalars), n = Array(name.unicodeScalars)
+        var pi = 0, ni = 0, star = -1, mark = 0
+        while ni < n.count {
+            if pi < p.count, p[pi] == "?" || p[pi] == n[ni] { pi += 1; ni += 1 }
+            else if pi < p.count, p[pi] == "*" { star = pi; mark = ni; pi += 1 }
+            else if star >= 0 { pi = star + 1; mark += 1; ni = mark }
+            else { return false }
+        }
+        while pi < p.count, p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+
+    public static func environment(base: [String], metadata m: Metadata, workenv: String, exePath: String,
+                                   settings: Settings, warn: (String) -> Void) -> [String] {
+        var env = [(String, String)]()
+        for e in base {
+            guard let eq = e.firstIndex(of: "=") else { continue }
+            env.append((String(e[..<eq]), String(e[e.index(after: eq)...])))
+        }
+        func get(_ k: String) -> String? { env.last { $0.0 == k }?.1 }
+        func set(_ k: String, _ v: String) {
+            if let i = env.firstIndex(where: { $0.0 == k }) { env[i].1 = v; env.removeAll { $0.0 == k && $0.1 != v } } else { env.append((k, v)) }
+        }
+        if get("FLAVOR_CACHE_DIR") == nil, let h = settings.home { set("FLAVOR_CACHE_DIR", h + "/.cache/flavor/workenv") }
+        let r = m.runtimeEnv
+        let passes = { (name: String) in r.pass.contains { globMatch($0, name) } }
+        for pattern in r.unset {
+            env.removeAll { globMatch(pattern, $0.0) && !passes($0.0) }
+        }
+        for (old, new) in r.map {
+            if let v = get(old) { env.removeAll { $0.0 == old }; set(new, v) }
+        }
+        for (k, v) in r.set { set(k, v) }
+        for p in r.pass where !p.contains("*") && !p.contains("?") && get(p) == nil {
+            warn("warning: runtime.env.pass names \(p), which is not set")
+        }
+        for (k, v) in m.workenvEnv { set(k, Placeholders.expand(v, workenv: workenv, metadata: m)) }
+        for (k, v) in m.executionEnv { set(k, Placeholders.expand(v, workenv: workenv, metadata: m)) }
+        set("FLAVOR_WORKENV", workenv)
+        set("FLAVOR_COMMAND_NAME", String(exePath.split(separator: "/").last ?? ""))
+        set("FLAVOR_ORIGINAL_COMMAND", exePath)
+        // The package path, so the app can ask for lazy slots: FLAVOR_LAUNCHER_CLI=1 $FLAVOR_PACKAGE ensure <slot>.
+        set("FLAVOR_PACKAGE", exePath)
+        let path = get("PATH")
+        set("PATH", path.map { workenv + "/bin:" + $0 } ?? workenv + "/bin")
+        return env.map { $0.0 + "=" + $0.1 }
+    }
+
+    public static func make(metadata m: Metadata, workenv: String, exePath: String, userArgs: [String],
+                            baseEnv: [String], settings: Settings, warn: (String) -> Void) throws(EngineError) -> ExecPlan {
+        let env = environment(base: baseEnv, metadata: m, workenv: workenv, exePath: exePath, settings: settings, warn: warn)
+        let words = try shellSplit(Placeholders.expand(m.command, workenv: workenv, metadata: m))
+        guard let first = words.first else { throw EngineError(.config, "execution.command is empty") }
+        var program = first
+        if !first.contains("/") {
+            let path = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
+            guard let found = path.split(separator: ":").map({ String($0) + "/" + first }).first(where: Exec.isExecutable) else {
+                throw EngineError(.execution, "command \"\(first)\" not found on PATH")
+            }
+            program = found
+        }
+        return ExecPlan(program: program, argv: [program] + words.dropFirst() + userArgs, env: env)
+    }
+}
+
+/// Setup commands (spec §9.5), run once after extraction with `{workenv}` = the final workenv.
+public enum SetupCommands {
+    public static func run(_ m: Metadata, workenv: String, log: (String) -> Void) throws(EngineError) {
+        guard !m.setupCommands.isEmpty else { return }
+        var base = Env.all()
+        base.removeAll { $0.hasPrefix("FLAVOR_WORKENV=") || $0.hasPrefix("PATH=") }
+        base.append("FLAVOR_WORKENV=" + workenv)
+        for (k, v) in m.executionEnv { base.append(k + "=" + Placeholders.expand(v, workenv: workenv, metadata: m)) }
+        base.append("PATH=" + workenv + "/bin:" + (Env.get("PATH") ?? "/usr/bin:/bin"))
+        func x(_ s: String) -> String { Placeholders.expand(s, workenv: workenv, metadata: m) }
+        for (i, c) in m.setupCommands.enumerated() {
+            let type = c["type"]?.stringValue ?? (c.stringValue != nil ? "execute" : "")
+            switch type {
+            case "execute":
+                try runCommand(x(c["command"]?.stringValue ?? c.stringValue ?? ""), extra: [], env: base, index: i, log: log)
+            case "enumerate_and_execute":
+                let dir = x(c["enumerate"]?["path"]?.stringValue ?? "")
+                let pattern = c["enumerate"]?["pattern"]?.stringValue ?? "*"
+                let files = ((try? FS.listDirectory(dir)) ?? []).filter { ExecPlan.globMatch(pattern, $0) }
+                for f in files {
+                    try runCommand(x(c["command"]?.stringValue ?? ""), extra: [dir + "/" + f], env: base, index: i, log: log)
+                }
+            case "write_file":
+                let path = x(c["path"]?.stringValue ?? "")
+                let mode = c["mode"]?.stringValue.flatMap(parseOctalMode) ?? 0o644
+                do {
+                    try FS.mkdirs(String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")), 0o700)
+                    try FS.writeFileAtomically(path, Array(x(c["content"]?.stringValue ?? "").utf8), mode: mode)
+                } catch { throw EngineError(.execution, "setup_commands[\(i)] write_file: \(error)") }
+            case "chmod":
+                let pattern = x(c["path"]?.stringValue ?? "")
+                let mode = c["mode"]?.stringValue.flatMap(parseOctalMode) ?? 0o700
+                let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+                let dir = parts.dropLast().joined(separator: "/"), leaf = String(parts.last ?? "")
+                for f in ((try? FS.listDirectory(dir)) ?? []) where ExecPlan.globMatch(leaf, f) {
+                    _ = try? FS.chmod(dir + "/" + f, mode)
+                }
+            default:
+                throw EngineError(.execution, "setup_commands[\(i)]: unknown type \"\(type)\"")
+            }
+        }
+    }
+
+    static func runCommand(_ command: String, extra: [String], env: [String], index: Int, log: (String) -> Void) throws(EngineError) {
+        let words = try shellSplit(command) + extra
+        guard var program = words.first else { return }
+        if !program.contains("/") {
+            let path = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
+            program = path.split(separator: ":").map { String($0) + "/" + program }.first(where: Exec.isExecutable) ?? program
+        }
+        log("setup: \(words.joined(separator: " "))")
+        let status: Int32
+        do { status = try Exec.spawnAndWait(path: program, argv: words, env: env) } catch {
+            throw EngineError(.execution, "setup_commands[\(index)]: \(error)")
+        }
+        if status != 0 { throw EngineError(.execution, "setup_commands[\(index)] \"\(command)\" exited with \(status)") }
+    }
+}

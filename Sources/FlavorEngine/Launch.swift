@@ -1,0 +1,135 @@
+import FlavorFormat
+import FlavorSys
+
+/// Launcher exit codes (spec §9.10).
+public enum LauncherExit {
+    public static let ok: Int32 = 0
+    public static let verifyFailed: Int32 = 1
+    public static let format: Int32 = 102
+    public static let extraction: Int32 = 103
+    public static let execution: Int32 = 104
+    public static let usage: Int32 = 105
+    public static let io: Int32 = 106
+    public static let integrity: Int32 = 107
+    public static let config: Int32 = 109
+
+    public static func code(for e: EngineError) -> Int32 {
+        switch e.kind {
+        case .unreadable, .format: return format
+        case .integrity: return integrity
+        case .extraction: return extraction
+        case .io: return io
+        case .config: return config
+        case .execution: return execution
+        }
+    }
+}
+
+/// What `flavor-launcher` does, as a library so that tests and the CLI can share it.
+public enum Launch {
+    public static let version = Packer.toolVersion
+
+    public static func log(_ settings: Settings, _ level: String, _ msg: String) {
+        let order = ["trace": 0, "debug": 1, "info": 2, "warn": 3, "warning": 3, "error": 4]
+        if (order[level] ?? 3) >= (order[settings.logLevel] ?? 3) { Process.printError("flavor-launcher: \(msg)") }
+    }
+
+    /// Opens and verifies the package per FLAVOR_VALIDATION; returns reader and metadata.
+    public static func open(_ exe: String, settings: Settings) throws(EngineError) -> (PackageReader, Metadata) {
+        let pkg = try PackageReader(path: exe)
+        if settings.validation == .none {
+            Process.printError("flavor-launcher: ⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
+            let json = try pkg.metadataJSONBytes()
+            return (pkg, try pkg.metadata(jsonBytes: json))
+        }
+        do {
+            return (pkg, try Verifier.verifyHeader(pkg))
+        } catch {
+            guard settings.validation == .relaxed || settings.validation == .minimal else { throw error }
+            Process.printError("flavor-launcher: warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
+            let json = try pkg.metadataJSONBytes()
+            return (pkg, try pkg.metadata(jsonBytes: json))
+        }
+    }
+
+    /// The normal launch: verify, make the workenv ready, exec (or spawn) the command.
+    public static func run(exe: String, args: [String], settings: Settings) throws(EngineError) -> Int32 {
+        let (pkg, m) = try open(exe, settings: settings)
+        let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
+        try Workenv.prepare(pkg, m, paths, settings: settings) { log(settings, "info", $0) }
+        let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, exePath: exe, userArgs: args,
+                                     baseEnv: Env.all(), settings: settings) { log(settings, "warn", $0) }
+        if settings.execMode == .spawn {
+            do { return try Exec.spawnAndWait(path: plan.program, argv: plan.argv, env: plan.env) } catch {
+                throw EngineError(.execution, "cannot run \(plan.program): \(error.reason)")
+            }
+        }
+        let e = Exec.execve(path: plan.program, argv: plan.argv, env: plan.env)
+        throw EngineError(.execution, "cannot exec \(plan.program): \(e.reason)")
+    }
+
+    /// FLAVOR_LAUNCHER_CLI=1 commands.
+    public static func cli(exe: String, args: [String], settings: Settings) throws(EngineError) -> Int32 {
+        let command = args.first ?? "info"
+        let rest = Array(args.dropFirst())
+        switch command {
+        case "version", "--version":
+            Process.printOut(version + "\n"); return 0
+        case "help", "--help", "-h":
+            Process.printOut(usage); return 0
+        case "run":
+            return try run(exe: exe, args: rest, settings: settings)
+        case "verify":
+            let pkg = try PackageReader(path: exe)
+            let report = Verifier.fullReport(pkg)
+            for c in report.checks where !c.passed {
+                Process.printError("flavor-launcher: \(c.slot.map { "slot \($0) " } ?? "")\(c.name): \(c.detail)")
+            }
+            Process.printOut(report.valid ? "✅ package verified: \(report.checks.count) checks passed\n" : "❌ verification failed\n")
+            return report.valid ? 0 : LauncherExit.verifyFailed
+        case "metadata":
+            let (_, m) = try open(exe, settings: settings)
+            Process.printOut(m.json.serializedString(pretty: true) + "\n"); return 0
+        case "info":
+            let (pkg, m) = try open(exe, settings: settings)
+            var s = "Package: \(m.packageName) \(m.packageVersion)\nBuilt by: \(m.buildTool)\nCommand: \(m.command)\nSlots: \(m.slots.count)\n"
+            for (i, sl) in m.slots.enumerated() {
+                let ops = (try? OperationChain(packed: pkg.descriptors[i].operations).manifestName) ?? "?"
+                s += "  [\(i)] \(sl.id) → \(sl.target) (\(pkg.descriptors[i].size) bytes, \(ops), \(sl.lifecycle))\n"
+            }
+            Process.printOut(s); return 0
+        case "extract":
+            guard rest.count == 2, let i = Int(rest[0]) else {
+                Process.printError("flavor-launcher: usage: extract SLOT_INDEX DIR"); return LauncherExit.usage
+            }
+            let (pkg, m) = try open(exe, settings: settings)
+            guard i >= 0, i < m.slots.count else {
+                Process.printError("flavor-launcher: no slot \(i) (package has \(m.slots.count))"); return LauncherExit.usage
+            }
+            try Verifier.verifySlot(pkg, i, m)
+            let w = try TreeWriter(root: rest[1])
+            let o = try Extractor.extract(pkg, slot: i, metadata: m, into: w)
+            Process.printOut("extracted slot \(i) (\(o.files) files, \(o.bytes) bytes) to \(rest[1])\n"); return 0
+        case "ensure":
+            guard rest.count == 1 else { Process.printError("flavor-launcher: usage: ensure SLOT"); return LauncherExit.usage }
+            let (pkg, m) = try open(exe, settings: settings)
+            guard let i = Int(rest[0]).flatMap({ $0 >= 0 && $0 < m.slots.count ? $0 : nil }) ?? m.slots.firstIndex(where: { $0.id == rest[0] }) else {
+                Process.printError("flavor-launcher: no slot \"\(rest[0])\""); return LauncherExit.usage
+            }
+            let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
+            let path = try Workenv.ensure(pkg, m, paths, slot: i, settings: settings) { log(settings, "info", $0) }
+            Process.printOut(path + "\n"); return 0
+        default:
+            Process.printError("flavor-launcher: unknown command \"\(command)\"\n" + usage)
+            return LauncherExit.usage
+        }
+    }
+
+    public static let usage = """
+        flavor-launcher \(version): runs the PSPF/2025 package it is prepended to.
+        With FLAVOR_LAUNCHER_CLI=1: info | version | verify | metadata | extract IDX DIR | ensure SLOT | run [ARGS...]
+        Environment: FLAVOR_VALIDATION=strict|standard|relaxed|minimal|none, FLAVOR_EXEC_MODE=exec|spawn,
+          FLAVOR_WORKENV_CACHE=false, FLAVOR_CACHE_DIR, FLAVOR_LOG_LEVEL, FLAVOR_IO=auto|uring|posix
+
+        """
+}

@@ -1,0 +1,324 @@
+import FlavorFormat
+import FlavorSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One slot to pack. `content` says where the bytes come from; `chain` is what the stored
+/// bytes are (for a file: what the user declares; for a directory: what we encode).
+public struct PackSlot: Sendable {
+    public enum Content: Sendable { case file(String), directory(String) }
+    public var id: String
+    public var source: String
+    public var target: String
+    public var content: Content
+    public var chain: OperationChain
+    public var purpose = "payload"
+    public var lifecycle = "runtime"
+    public var permissions: String? = nil
+    public var resolution = "build"
+
+    public init(id: String, source: String, target: String, content: Content, chain: OperationChain) {
+        self.id = id; self.source = source; self.target = target; self.content = content; self.chain = chain
+    }
+}
+
+/// Everything needed to write one package.
+public struct PackPlan: Sendable {
+    public var name: String
+    public var version: String
+    public var description: String?
+    public var launcherPath: String
+    public var slots: [PackSlot] = []
+    public var command: String
+    public var executionEnv: [(String, JSONValue)] = []
+    /// Passed through verbatim after `compatibility`: cache_validation, runtime, workenv.
+    public var extraMetadata: [(String, JSONValue)] = []
+    public var setupCommands: [JSONValue] = []
+    public var key: Ed25519KeyPair
+    public var deterministic = false
+    public var sourceDateEpoch: Int64? = nil
+    public var gzipLevel: Int32 = 6
+    public var zstdLevel: Int32 = 3
+    /// Store symlinks as symlinks (flavor-launcher handles them; upstream 0.5.4 launchers refuse
+    /// symlink members, so by default links are stored as what they point at).
+    public var preserveSymlinks = false
+
+    public init(name: String, version: String, launcherPath: String, command: String, key: Ed25519KeyPair) {
+        self.name = name; self.version = version; self.launcherPath = launcherPath; self.command = command; self.key = key
+    }
+}
+
+public struct PackResult: Sendable {
+    public var path: String
+    public var size: Int
+    public var slots: [(id: String, stored: Int, original: Int)]
+}
+
+public enum Packer {
+    public static let toolVersion = "0.1.0"
+
+    /// Writes the package to `output` atomically (temporary file, fsync, rename); nothing is
+    /// left behind on failure.
+    public static func pack(_ plan: PackPlan, to output: String, progress: (String) -> Void = { _ in }) throws(EngineError) -> PackResult {
+        let launcher: MappedFile
+        do { launcher = try MappedFile(path: plan.launcherPath) } catch {
+            throw EngineError(.config, "launcher \(plan.launcherPath): \(error.reason)")
+        }
+        guard launcher.size > 0 else { throw EngineError(.config, "launcher \(plan.launcherPath): empty file") }
+
+        // 1. Stored bytes of every slot, their digests and descriptors.
+        var stored = [[UInt8]]()
+        var originals = [Int]()
+        for (i, s) in plan.slots.enumerated() {
+            progress("[\(i + 1)/\(plan.slots.count)] encoding \(s.id)")
+            let (bytes, original) = try encode(s, plan: plan)
+            stored.append(bytes); originals.append(original)
+        }
+        let digests = stored.map { SHA256.hash($0) }
+
+        // 2. Layout: launcher | metadata | pad8 | table | slots (8-aligned) | trailer.
+        let metadataJSON = metadataJSON(plan, launcher: launcher, stored: stored, digests: digests)
+        let signature = Ed25519.sign(metadataJSON, with: plan.key)
+        let metadataGz = Deflater(level: 9).gzip(metadataJSON)
+        let metadataOffset = launcher.size
+        let tableOffset = align8(metadataOffset + metadataGz.count)
+        var cursor = tableOffset + 64 * plan.slots.count
+        var descriptors = [SlotDescriptor]()
+        var offsets = [Int]()
+        for (i, s) in plan.slots.enumerated() {
+            cursor = align8(cursor)
+            offsets.append(cursor)
+            var d = SlotDescriptor()
+            d.id = UInt64(i)
+            d.nameHash = SlotDescriptor.checksumPrefix(SHA256.hash(Array(s.id.utf8)))
+            d.offset = UInt64(cursor)
+            d.size = UInt64(stored[i].count)
+            d.originalSize = UInt64(originals[i])
+            d.operations = s.chain.packed
+            d.checksum = SlotDescriptor.checksumPrefix(digests[i])
+            d.purpose = purposeByte(s.purpose)
+            d.lifecycle = Lifecycle(manifestName: s.lifecycle).rawValue
+            d.priority = 1
+            d.permissions = UInt16(s.permissions.flatMap(parseOctalMode) ?? 0o600)
+            descriptors.append(d)
+            cursor += stored[i].count
+        }
+        let packageSize = cursor + Trailer.byteCount
+
+        var index = PackageIndex()
+        index.packageSize = UInt64(packageSize)
+        index.launcherSize = UInt64(launcher.size)
+        index.metadataOffset = UInt64(metadataOffset)
+        index.metadataSize = UInt64(metadataGz.count)
+        index.slotTableOffset = UInt64(tableOffset)
+        index.slotTableSize = UInt64(64 * plan.slots.count)
+        index.slotCount = UInt32(plan.slots.count)
+        index.publicKey = plan.key.publicKey
+        index.metadataChecksum = SHA256.hash(metadataGz)
+        for (i, b) in signature.enumerated() { index.integritySignature[i] = b }
+        index.attestationKeyFingerprint = Array(Verifier.fingerprint(plan.key.publicKey).utf8)
+        let trailer = Trailer.encode(index: index.sealed())
+
+        // 3. Write through a temporary name.
+        let tmp = output + ".tmp-\(Process.id)"
+        do {
+            let fd = try FS.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
+            var ok = false
+            defer {
+                FS.close(fd)
+                if !ok { _ = Glibc.unlink(tmp) }
+            }
+            try launcher.bytes.withUnsafeBytes { (raw) throws(SysError) in try FS.writeAll(fd, raw, path: tmp) }
+            var pos = launcher.size
+            func pad(to target: Int) throws(SysError) {
+                if target > pos { try FS.writeAll(fd, [UInt8](repeating: 0, count: target - pos), path: tmp); pos = target }
+            }
+            try FS.writeAll(fd, metadataGz, path: tmp); pos += metadataGz.count
+            try pad(to: tableOffset)
+            var table = [UInt8](); table.reserveCapacity(64 * descriptors.count)
+            for d in descriptors { table += d.encoded() }
+            try FS.writeAll(fd, table, path: tmp); pos += table.count
+            for (i, bytes) in stored.enumerated() {
+                try pad(to: offsets[i])
+                try FS.writeAll(fd, bytes, path: tmp); pos += bytes.count
+            }
+            try FS.writeAll(fd, trailer, path: tmp); pos += trailer.count
+            precondition(pos == packageSize, "layout arithmetic")
+            _ = Glibc.fchmod(fd, 0o755)
+            FS.fsync(fd)
+            try FS.rename(tmp, output)
+            ok = true
+        } catch {
+            throw EngineError(.io, "writing \(output): \(error)")
+        }
+        return PackResult(path: output, size: packageSize,
+                          slots: plan.slots.enumerated().map { ($1.id, stored[$0].count, originals[$0]) })
+    }
+
+    static func align8(_ n: Int) -> Int { (n + 7) & ~7 }
+
+    /// Stored bytes and decoded size of one slot.
+    static func encode(_ s: PackSlot, plan: PackPlan) throws(EngineError) -> ([UInt8], Int) {
+        switch s.content {
+        case let .file(path):
+            do {
+                let f = try MappedFile(path: path)
+                return (f.bytes.toArray(), f.size)
+            } catch {
+                throw EngineError(.config, "slot \"\(s.id)\": source \(path): \(error.reason)")
+            }
+        case let .directory(path):
+            let prefix = SlotMetadata.relative(s.target)
+            var tar = [UInt8]()
+            try TarBuilder.append(directory: path, prefix: prefix, mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, into: &tar, slot: s.id)
+            tar += Tar.endOfArchive
+            let original = tar.count
+            if s.chain.operations.contains(.gzip) {
+                return (Deflater(level: plan.gzipLevel).gzip(tar), original)
+            }
+            if s.chain.operations.contains(.zstd) {
+                return (Zstd.compress(tar, level: plan.zstdLevel), original)
+            }
+            return (tar, original)
+        }
+    }
+
+    static func metadataJSON(_ plan: PackPlan, launcher: MappedFile, stored: [[UInt8]], digests: [[UInt8]]) -> [UInt8] {
+        var slots = [JSONValue]()
+        for (i, s) in plan.slots.enumerated() {
+            var o: [(String, JSONValue)] = [
+                ("slot", .int(Int64(i))), ("id", .string(s.id)), ("source", .string(s.source)),
+                ("target", .string(s.target)), ("size", .int(Int64(stored[i].count))),
+                ("checksum", .string("sha256:" + hex(bytes: digests[i]))),
+                ("operations", .string(s.chain.manifestName)), ("purpose", .string(s.purpose)),
+                ("lifecycle", .string(s.lifecycle)),
+            ]
+            o.append(("permissions", s.permissions.map { .string($0) } ?? .string("0600")))
+            o.append(("resolution", .string(s.resolution)))
+            slots.append(.object(o))
+        }
+        var package: [(String, JSONValue)] = [("name", .string(plan.name)), ("version", .string(plan.version))]
+        if let d = plan.description { package.append(("description", .string(d))) }
+        let epoch = plan.sourceDateEpoch ?? Int64(time(nil))
+        let platform: [(String, JSONValue)] = [
+            ("os", .string("linux")), ("arch", .string("x86_64")),
+            ("host", .string(plan.sourceDateEpoch != nil ? "linux/x86_64" : "linux/x86_64 \(hostName())")),
+        ]
+        var top: [(String, JSONValue)] = [
+            ("format", .string("PSPF/2025")),
+            ("format_version", .string("1.0.0")),
+            ("package", .object(package)),
+            ("slots", .array(slots)),
+            ("execution", .object([("command", .string(plan.command)), ("env", .object(plan.executionEnv))])),
+            ("verification", .object([
+                ("integrity_seal", .object([("required", .bool(true)), ("algorithm", .string("ed25519"))])),
+                ("signed", .bool(true)), ("require_verification", .bool(true)),
+            ])),
+            ("build", .object([
+                ("tool", .string("flavor-swift")), ("tool_version", .string(toolVersion)),
+                ("timestamp", .string(rfc3339(epoch))), ("deterministic", .bool(plan.deterministic)),
+                ("platform", .object(platform)),
+            ])),
+            ("launcher", .object([
+                ("tool", .string(String(plan.launcherPath.split(separator: "/").last ?? "launcher"))),
+                ("tool_version", .string(toolVersion)), ("size", .int(Int64(launcher.size))),
+                ("checksum", .string("sha256:" + hex(bytes: SHA256.hash(launcher.bytes)))),
+                ("capabilities", .array([.string("mmap"), .string("signed")])),
+            ])),
+            ("compatibility", .object([("min_format_version", .string("1.0.0")), ("features", .array([]))])),
+        ]
+        top += plan.extraMetadata
+        top.append(("setup_commands", .array(plan.setupCommands)))
+        return JSONValue.object(top).serialized(pretty: true)
+    }
+
+    static func hostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, 255) == 0 else { return "localhost" }
+        return String(cString: buf)
+    }
+
+    /// RFC 3339 UTC timestamp with "+00:00", like the Rust builder.
+    public static func rfc3339(_ epoch: Int64) -> String {
+        let days = epoch >= 0 ? epoch / 86400 : (epoch - 86399) / 86400
+        let secs = epoch - days * 86400
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func p2(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)-\(p2(m))-\(p2(d))T\(p2(secs / 3600)):\(p2(secs / 60 % 60)):\(p2(secs % 60))+00:00"
+    }
+}
+
+/// Deterministic tar framing of a directory tree: entries sorted by name, uid/gid 0, fixed
+/// mtime when SOURCE_DATE_EPOCH is given, member paths under `prefix`.
+public enum TarBuilder {
+    public static func append(directory: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool = false, into out: inout [UInt8], slot: String) throws(EngineError) {
+        guard FS.isDirectory(directory) else { throw EngineError(.config, "slot \"\(slot)\": source \(directory) is not a directory") }
+        if !prefix.isEmpty {
+            // Parents of the prefix, so that modes are explicit on extraction.
+            var acc = ""
+            for c in prefix.split(separator: "/") {
+                acc = acc.isEmpty ? String(c) : acc + "/" + c
+                out += Tar.header(kind: .directory, path: acc, mode: 0o755, size: 0, mtime: mtime ?? 0)
+            }
+        }
+        try walk(directory, rel: "", prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot)
+    }
+
+    static func appendFile(_ full: String, memberPath: String, mode: UInt32, mtime: Int64, into out: inout [UInt8], slot: String) throws(EngineError) {
+        let f: MappedFile
+        do { f = try MappedFile(path: full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(full): \(error.reason)") }
+        out += Tar.header(kind: .file, path: memberPath, mode: mode, size: f.size, mtime: mtime)
+        f.bytes.withUnsafeBytes { out.append(contentsOf: $0) }
+        out += [UInt8](repeating: 0, count: Tar.padding(after: f.size))
+    }
+
+    static func walk(_ base: String, rel: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool, into out: inout [UInt8], slot: String, depth: Int = 0) throws(EngineError) {
+        let dir = rel.isEmpty ? base : base + "/" + rel
+        let names: [String]
+        do { names = try FS.listDirectory(dir) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+        for name in names {
+            let r = rel.isEmpty ? name : rel + "/" + name
+            let full = base + "/" + r
+            let memberPath = prefix.isEmpty ? r : prefix + "/" + r
+            let st: FS.Status
+            do { st = try FS.lstat(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+            let t = mtime ?? st.mtime
+            if st.isDirectory {
+                out += Tar.header(kind: .directory, path: memberPath, mode: st.permissions, size: 0, mtime: t)
+                try walk(base, rel: r, prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot, depth: depth)
+            } else if st.isSymlink && !preserveSymlinks {
+                // Upstream 0.5.4 launchers refuse symlink members, so by default a link is stored
+                // as what it points at (a file's bytes, or a directory's tree).
+                let real: FS.Status
+                do { real = try FS.statFollowing(full) } catch {
+                    throw EngineError(.config, "slot \"\(slot)\": \(full) is a dangling symlink")
+                }
+                guard depth < 32 else { throw EngineError(.config, "slot \"\(slot)\": \(full): too many nested symlinked directories (a cycle?)") }
+                if real.isDirectory {
+                    out += Tar.header(kind: .directory, path: memberPath, mode: real.permissions, size: 0, mtime: t)
+                    try walk(base, rel: r, prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot, depth: depth + 1)
+                } else {
+                    try appendFile(full, memberPath: memberPath, mode: real.permissions, mtime: t, into: &out, slot: slot)
+                }
+            } else if st.isSymlink {
+                let target: String
+                do { target = try FS.readLink(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+                out += Tar.header(kind: .symlink, path: memberPath, mode: 0o777, size: 0, linkTarget: target, mtime: t)
+            } else if st.isRegular {
+                try appendFile(full, memberPath: memberPath, mode: st.permissions, mtime: t, into: &out, slot: slot)
+            } else {
+                throw EngineError(.config, "slot \"\(slot)\": \(full) is not a regular file, directory or symlink")
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import FlavorSys
+
+/// Every FLAVOR_* environment variable the engine and launcher read, read in one place.
+public struct Settings: Sendable {
+    public enum Validation: String, Sendable { case strict, standard, relaxed, minimal, none }
+    public enum ExecMode: String, Sendable { case exec, spawn }
+    public enum IOBackend: String, Sendable { case auto, uring, posix }
+
+    public var validation: Validation = .strict
+    public var execMode: ExecMode = .exec
+    public var io: IOBackend = .auto
+    public var workenvCache = true
+    public var launcherCLI = false
+    public var workenv: String?
+    public var cacheDir: String?
+    public var xdgCacheHome: String?
+    public var home: String?
+    public var logLevel = "warn"
+    public var maxSlotBytes = 8 << 30
+    public var workers = 0   // 0 = one per core
+    public var includeDevSlots = false
+
+    public static var current: Settings { Settings(lookup: Env.get) }
+
+    public init(lookup: (String) -> String?) {
+        if let v = lookup("FLAVOR_VALIDATION"), let l = Validation(rawValue: v.lowercased()) { validation = l }
+        if let v = lookup("FLAVOR_EXEC_MODE"), let m = ExecMode(rawValue: v.lowercased()) { execMode = m }
+        if let v = lookup("FLAVOR_IO"), let b = IOBackend(rawValue: v.lowercased()) { io = b }
+        if let v = lookup("FLAVOR_WORKENV_CACHE") { workenvCache = !["false", "0", "no", "off"].contains(v.lowercased()) }
+        if let v = lookup("FLAVOR_LAUNCHER_CLI") { launcherCLI = ["1", "true", "yes", "on"].contains(v.lowercased()) }
+        workenv = lookup("FLAVOR_WORKENV").flatMap { $0.isEmpty ? nil : $0 }
+        cacheDir = lookup("FLAVOR_CACHE_DIR").flatMap { $0.isEmpty ? nil : $0 }
+        xdgCacheHome = lookup("XDG_CACHE_HOME").flatMap { $0.isEmpty ? nil : $0 }
+        home = lookup("HOME").flatMap { $0.isEmpty ? nil : $0 }
+        if let v = lookup("FLAVOR_LAUNCHER_LOG_LEVEL") ?? lookup("FLAVOR_LOG_LEVEL") { logLevel = v.lowercased() }
+        if let v = lookup("FLAVOR_MAX_SLOT_BYTES"), let n = Int(v), n > 0 { maxSlotBytes = n }
+        if let v = lookup("FLAVOR_WORKERS"), let n = Int(v), n > 0 { workers = n }
+        if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
+    }
+
+    /// Cache root (spec §9.3): parent-of-parent of FLAVOR_WORKENV, FLAVOR_CACHE_DIR,
+    /// $XDG_CACHE_HOME/flavor, $HOME/.cache/flavor, then /tmp/flavor.
+    public var cacheRoot: String {
+        if let w = workenv {
+            var parts = w.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            if parts.count >= 3 {
+                parts.removeLast(2)
+                let p = parts.joined(separator: "/")
+                return p.isEmpty ? "/" : p
+            }
+        }
+        if let c = cacheDir { return c }
+        if let x = xdgCacheHome { return x + "/flavor" }
+        if let h = home { return h + "/.cache/flavor" }
+        return "/tmp/flavor"
+    }
+}

@@ -1,0 +1,158 @@
+import FlavorFormat
+import FlavorSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes files and tar members under one root directory, refusing anything that would land
+/// outside it: absolute paths, `..`, writes through symlinks (ours or pre-existing), and link
+/// targets that escape. Files are created with O_NOFOLLOW so a final-component symlink is never
+/// followed either.
+public final class TreeWriter {
+    public let root: String
+    private var checkedDirs: Set<String> = [""]
+    private var symlinks: Set<String> = []
+    private var deferredDirModes: [(String, UInt32)] = []
+    public private(set) var filesWritten = 0
+    public private(set) var bytesWritten = 0
+
+    public init(root: String) throws(EngineError) {
+        self.root = root
+        do { try FS.mkdirs(root, 0o700) } catch { throw .sys(error) }
+    }
+
+    /// Normalised relative path, or nil if it is absolute, empty, has a NUL, or climbs with `..`.
+    public static func safeRelative(_ path: String) -> String? {
+        if path.hasPrefix("/") || path.utf8.contains(0) { return nil }
+        var parts = [Substring]()
+        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." { return nil }
+            parts.append(c)
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "/")
+    }
+
+    /// True when a symlink at `linkPath` pointing at `target` stays inside the root.
+    public static func linkStaysInside(linkPath: String, target: String) -> Bool {
+        if target.hasPrefix("/") || target.isEmpty { return false }
+        var stack = linkPath.split(separator: "/").dropLast().map(String.init)
+        for c in target.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." {
+                if stack.isEmpty { return false }
+                stack.removeLast()
+            } else {
+                stack.append(String(c))
+            }
+        }
+        return true
+    }
+
+    /// Makes every parent of `rel` a real directory inside the root.
+    private func prepareParents(_ rel: String, what: String) throws(EngineError) {
+        var prefix = ""
+        let comps = rel.split(separator: "/")
+        for c in comps.dropLast() {
+            prefix = prefix.isEmpty ? String(c) : prefix + "/" + c
+            if checkedDirs.contains(prefix) { continue }
+            if symlinks.contains(prefix) {
+                throw EngineError(.extraction, "\(what): refused \"\(rel)\": parent \"\(prefix)\" is a symlink")
+            }
+            let full = root + "/" + prefix
+            var st = Glibc.stat()
+            if Glibc.lstat(full, &st) == 0 {
+                if (st.st_mode & S_IFMT) == S_IFLNK {
+                    throw EngineError(.extraction, "\(what): refused \"\(rel)\": parent \"\(prefix)\" is a symlink")
+                }
+                if (st.st_mode & S_IFMT) != S_IFDIR {
+                    throw EngineError(.extraction, "\(what): \"\(rel)\": parent \"\(prefix)\" is not a directory")
+                }
+            } else {
+                do { try FS.mkdir(full, 0o755) } catch { throw .sys(error, .extraction) }
+            }
+            checkedDirs.insert(prefix)
+        }
+    }
+
+    /// Writes one regular file from `data`, mode masked to 0o1777 (no setuid/setgid from packages).
+    public func writeFile(_ rel: String, _ data: ByteReader, mode: UInt32, what: String) throws(EngineError) {
+        guard let rel = Self.safeRelative(rel) else {
+            throw EngineError(.extraction, "\(what): refused unsafe path \"\(rel)\"")
+        }
+        try prepareParents(rel, what: what)
+        if symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
+        let full = root + "/" + rel
+        do {
+            let fd = try FS.open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode & 0o1777)
+            defer { FS.close(fd) }
+            try data.withUnsafeBytes { (raw) throws(SysError) in try FS.writeAll(fd, raw, path: full) }
+            // O_CREAT's mode is filtered by umask and ignored for an existing file.
+            _ = Glibc.fchmod(fd, mode_t(mode & 0o1777))
+        } catch {
+            throw .sys(error, .extraction)
+        }
+        filesWritten += 1
+        bytesWritten += data.count
+    }
+
+    public func makeDirectory(_ rel: String, mode: UInt32, what: String) throws(EngineError) {
+        guard let rel = Self.safeRelative(rel) else {
+            throw EngineError(.extraction, "\(what): refused unsafe path \"\(rel)\"")
+        }
+        try prepareParents(rel + "/x", what: what)
+        deferredDirModes.append((rel, (mode & 0o1777) | 0o700))
+    }
+
+    public func makeSymlink(_ rel: String, target: String, what: String) throws(EngineError) {
+        guard let rel = Self.safeRelative(rel), Self.linkStaysInside(linkPath: rel, target: target) else {
+            throw EngineError(.extraction, "\(what): refused symlink \"\(rel)\" -> \"\(target)\" (points outside the extraction root)")
+        }
+        try prepareParents(rel, what: what)
+        let full = root + "/" + rel
+        _ = Glibc.unlink(full)
+        do { try FS.symlink(target: target, at: full) } catch { throw .sys(error, .extraction) }
+        symlinks.insert(rel)
+        checkedDirs.remove(rel)
+    }
+
+    public func makeHardlink(_ rel: String, target: String, what: String) throws(EngineError) {
+        guard let rel = Self.safeRelative(rel), let tgt = Self.safeRelative(target) else {
+            throw EngineError(.extraction, "\(what): refused hard link \"\(rel)\" -> \"\(target)\"")
+        }
+        try prepareParents(rel, what: what)
+        try prepareParents(tgt, what: what)
+        if symlinks.contains(tgt) { throw EngineError(.extraction, "\(what): refused hard link to symlink \"\(tgt)\"") }
+        let full = root + "/" + rel
+        _ = Glibc.unlink(full)
+        do { try FS.link(root + "/" + tgt, full) } catch { throw .sys(error, .extraction) }
+    }
+
+    /// Unpacks a tar archive under the root.
+    public func extractTar(_ archive: ByteReader, what: String) throws(EngineError) {
+        var reader = TarReader(archive)
+        while true {
+            let entry: TarEntry?
+            do { entry = try reader.next() } catch { throw EngineError(.extraction, "\(what): \(error)") }
+            guard let e = entry else { break }
+            switch e.kind {
+            case .file:
+                let data: ByteReader
+                do { data = try archive.slice(e.dataOffset..<e.dataOffset + e.size, region: "tar member \(e.path)") } catch {
+                    throw EngineError(.extraction, "\(what): \(error)")
+                }
+                try writeFile(e.path, data, mode: e.mode == 0 ? 0o644 : e.mode, what: what)
+            case .directory: try makeDirectory(e.path, mode: e.mode == 0 ? 0o755 : e.mode, what: what)
+            case .symlink: try makeSymlink(e.path, target: e.linkTarget, what: what)
+            case .hardlink: try makeHardlink(e.path, target: e.linkTarget, what: what)
+            }
+        }
+    }
+
+    /// Applies directory modes from tar members last, deepest first, so a read-only directory
+    /// does not stop its own children from being written.
+    public func finish() {
+        for (rel, mode) in deferredDirModes.reversed() { _ = Glibc.chmod(root + "/" + rel, mode_t(mode)) }
+        deferredDirModes.removeAll()
+    }
+}

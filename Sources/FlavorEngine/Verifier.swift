@@ -1,0 +1,124 @@
+import FlavorFormat
+import FlavorSys
+
+/// Result of one named check, for `flavor verify` and the launcher's CLI verify.
+public struct VerificationCheck: Sendable {
+    public var name: String
+    public var passed: Bool
+    public var detail: String
+    public var slot: Int?
+}
+
+public struct VerificationReport: Sendable {
+    public var checks: [VerificationCheck] = []
+    public var metadata: Metadata?
+    public var valid: Bool { checks.allSatisfy(\.passed) }
+    public var firstFailure: VerificationCheck? { checks.first { !$0.passed } }
+}
+
+/// The checks of spec §2/§3/§9.2, plus what upstream skips: slot bytes against the *signed*
+/// metadata digest. Header checks are cheap (index + metadata only); slot checks read slot bytes.
+public enum Verifier {
+    /// Index checksum, format, package size, metadata SHA-256, signature, key fingerprint,
+    /// metadata decoding. Returns the verified metadata; throws the first failure.
+    public static func verifyHeader(_ pkg: PackageReader) throws(EngineError) -> Metadata {
+        var report = VerificationReport()
+        headerChecks(pkg, into: &report)
+        if let f = report.firstFailure { throw EngineError(.integrity, "\(pkg.path): \(f.name): \(f.detail)") }
+        guard let m = report.metadata else { throw EngineError(.format, "\(pkg.path): metadata unreadable") }
+        return m
+    }
+
+    /// Verifies slot `i`'s stored bytes against the descriptor prefix and the signed digest.
+    public static func verifySlot(_ pkg: PackageReader, _ i: Int, _ metadata: Metadata) throws(EngineError) {
+        if let f = slotChecks(pkg, i, metadata).first(where: { !$0.passed }) {
+            throw EngineError(.integrity, "\(pkg.path): slot \(i)\(slotName(metadata, i)): \(f.name): \(f.detail)")
+        }
+    }
+
+    /// Every check, collected (nothing thrown), for reports.
+    public static func fullReport(_ pkg: PackageReader) -> VerificationReport {
+        var report = VerificationReport()
+        headerChecks(pkg, into: &report)
+        guard let m = report.metadata else { return report }
+        for i in 0..<pkg.descriptors.count { report.checks += slotChecks(pkg, i, m) }
+        return report
+    }
+
+    static func slotName(_ m: Metadata, _ i: Int) -> String {
+        i < m.slots.count ? " \"\(m.slots[i].id)\"" : ""
+    }
+
+    static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport) {
+        let idx = pkg.index
+        func add(_ name: String, _ ok: Bool, _ detail: String) {
+            r.checks.append(VerificationCheck(name: name, passed: ok, detail: detail))
+        }
+        add("trailer", true, "📦/🪄 magics at EOF-8200 and EOF-4")
+        let computed = PackageIndex.computeChecksum(pkg.indexBytes)
+        add("index-checksum", computed == idx.indexChecksum,
+            computed == idx.indexChecksum ? "Adler-32 0x\(hex(UInt64(computed), width: 8))"
+                : "stored 0x\(hex(UInt64(idx.indexChecksum), width: 8)), computed 0x\(hex(UInt64(computed), width: 8)) (index block at offset \(pkg.indexOffset) was modified)")
+        add("package-size", idx.packageSize == UInt64(pkg.file.size),
+            "index says \(idx.packageSize) bytes, file has \(pkg.file.size)")
+        let digest = SHA256.hash(pkg.compressedMetadata)
+        let metaOK = digest == idx.metadataChecksum
+        add("metadata-checksum", metaOK,
+            metaOK ? "SHA-256 \(hex(bytes: digest))" : "SHA-256 of compressed metadata (offset \(idx.metadataOffset), \(idx.metadataSize) bytes) is \(hex(bytes: digest)), index says \(hex(bytes: idx.metadataChecksum))")
+        let json: [UInt8]
+        do { json = try pkg.metadataJSONBytes() } catch {
+            add("metadata-decode", false, error.message); return
+        }
+        let sigOK = Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
+        add("signature", sigOK, sigOK ? "Ed25519 over \(json.count) bytes of metadata JSON, key \(fingerprint(idx.publicKey).prefix(16))…"
+            : "Ed25519 signature does not match the metadata JSON and embedded public key")
+        let fp = idx.attestationKeyFingerprint
+        if fp.contains(where: { $0 != 0 }) {
+            let want = Array(fingerprint(idx.publicKey).utf8)
+            add("key-fingerprint", fp == want, fp == want ? "attestation_key_fp = SHA-256(public key)"
+                : "attestation_key_fp does not match the embedded public key")
+        }
+        do {
+            let m = try pkg.metadata(jsonBytes: json)
+            let countOK = m.slots.count == pkg.descriptors.count
+            add("metadata-decode", countOK, countOK ? "\(m.slots.count) slots, package \(m.packageName) \(m.packageVersion)"
+                : "metadata lists \(m.slots.count) slots, slot table has \(pkg.descriptors.count)")
+            if countOK { r.metadata = m }
+        } catch {
+            add("metadata-decode", false, error.message)
+        }
+    }
+
+    static func slotChecks(_ pkg: PackageReader, _ i: Int, _ m: Metadata) -> [VerificationCheck] {
+        var out = [VerificationCheck]()
+        func add(_ name: String, _ ok: Bool, _ detail: String) {
+            out.append(VerificationCheck(name: name, passed: ok, detail: detail, slot: i))
+        }
+        let d = pkg.descriptors[i]
+        let sm = m.slots[i]
+        if sm.selfRef || sm.source == "$SELF" {
+            add("slot-self-reference", false, "$SELF slots are not supported (upstream 0.5.4 cannot run them either)")
+            return out
+        }
+        let bytes: ByteReader
+        do { bytes = try pkg.slotBytes(i) } catch { add("slot-bounds", false, error.message); return out }
+        let digest = SHA256.hash(bytes)
+        let prefix = SlotDescriptor.checksumPrefix(digest)
+        add("slot-descriptor-checksum", prefix == d.checksum,
+            prefix == d.checksum ? "SHA-256 prefix 0x\(hex(prefix, width: 16))"
+                : "stored bytes (offset 0x\(hex(d.offset)), \(d.size) bytes) hash to prefix 0x\(hex(prefix, width: 16)), descriptor says 0x\(hex(d.checksum, width: 16))")
+        if let signed = sm.signedDigest {
+            let ok = Array(digest[0..<signed.count]) == signed
+            add("slot-signed-checksum", ok, ok ? "SHA-256 matches signed metadata"
+                : "stored bytes (offset 0x\(hex(d.offset)), \(d.size) bytes) fail SHA-256 from signed metadata")
+        } else {
+            add("slot-signed-checksum", false, "signed metadata has no usable checksum for this slot (\"\(sm.checksum)\")")
+        }
+        return out
+    }
+
+    /// Lowercase hex SHA-256 of the raw public key (0.5.x key fingerprint).
+    public static func fingerprint(_ publicKey: [UInt8]) -> String {
+        hex(bytes: SHA256.hash(publicKey))
+    }
+}

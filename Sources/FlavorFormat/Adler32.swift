@@ -1,0 +1,20 @@
+/// zlib's Adler-32 (initial value 1). Used for the 8 KiB index, where a pure-Swift loop costs
+/// a few microseconds and keeps this module free of C.
+public enum Adler32 {
+    public static func checksum(_ bytes: ByteReader, initial: UInt32 = 1) -> UInt32 {
+        var a = initial & 0xffff, b = initial >> 16
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            // 5552 is the largest run before b can overflow 32 bits (zlib's NMAX).
+            let end = min(n, i + 5552)
+            while i < end { a &+= UInt32(bytes[i]); b &+= a; i += 1 }
+            a %= 65521; b %= 65521
+        }
+        return b << 16 | a
+    }
+
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withByteReader { checksum($0) }
+    }
+}

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Invariants: argv/envp C arrays are built from Swift strings, live until the call returns
+// (or execve replaces the process), and are freed on every path that returns.
+
+public enum Exec {
+    /// Replaces this process; returns only on failure.
+    public static func execve(path: String, argv: [String], env: [String]) -> SysError {
+        withCStrings(argv) { a in withCStrings(env) { e in _ = Glibc.execve(path, a, e) } }
+        return SysError(op: "execve", path: path, errno: Glibc.errno)
+    }
+
+    /// fork + execve + waitpid; the child's exit status (128+signal when killed), as a shell reports it.
+    public static func spawnAndWait(path: String, argv: [String], env: [String]) throws(SysError) -> Int32 {
+        var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let rc = withCStrings(argv) { a in withCStrings(env) { e in posix_spawn(&pid, path, &actions, nil, a, e) } }
+        if rc != 0 { throw SysError(op: "posix_spawn", path: path, errno: rc) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            if Glibc.errno != EINTR { throw SysError(op: "waitpid", path: path, errno: Glibc.errno) }
+        }
+        if status & 0x7f == 0 { return (status >> 8) & 0xff }
+        return 128 + (status & 0x7f)
+    }
+
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        ptrs.append(nil)
+        defer { for p in ptrs { free(p) } }
+        return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// Absolute path of the running executable.
+    public static func selfPath() -> String? { try? FS.readLink("/proc/self/exe") }
+
+    /// True when `path` is an executable regular file.
+    public static func isExecutable(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+    }
+}
+
+/// An exclusive advisory lock held through `flock`, which the kernel drops when the process dies,
+/// so a killed extractor never leaves a lock that blocks the next launch.
+public final class FileLock {
+    public let path: String
+    private let fd: Int32
+
+    /// Blocks until the lock is ours.
+    public init(path: String) throws(SysError) {
+        self.path = path
+        fd = try FS.open(path, O_RDWR | O_CREAT, 0o600)
+        while flock(fd, LOCK_EX) != 0 {
+            if Glibc.errno == EINTR { continue }
+            let e = Glibc.errno
+            FS.close(fd)
+            throw SysError(op: "flock", path: path, errno: e)
+        }
+        // Upstream launchers expect "<pid>\n" in the lock while extraction runs (spec §9.5).
+        _ = Glibc.ftruncate(fd, 0)
+        var text = Array("\(getpid())\n".utf8)
+        _ = text.withUnsafeMutableBytes { Glibc.pwrite(fd, $0.baseAddress!, $0.count, 0) }
+    }
+
+    deinit {
+        // Leave the file in place (unlinking it races with waiters); closing drops the lock.
+        _ = Glibc.ftruncate(fd, 0)
+        FS.close(fd)
+    }
+}

@@ -1,0 +1,249 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Invariants: every function here takes plain values (fds as Int32, paths as String) and
+// returns owned values; no pointer escapes a call. Callers own the descriptors they open.
+
+public enum FS {
+    public static func open(_ path: String, _ flags: Int32, _ mode: UInt32 = 0o644) throws(SysError) -> Int32 {
+        try sys("open", path) { Glibc.open(path, flags | O_CLOEXEC, mode_t(mode)) }
+    }
+
+    public static func openAt(_ dir: Int32, _ path: String, _ flags: Int32, _ mode: UInt32 = 0o644) throws(SysError) -> Int32 {
+        try sys("openat", path) { Glibc.openat(dir, path, flags | O_CLOEXEC, mode_t(mode)) }
+    }
+
+    /// `close` is never retried: on Linux the fd is gone even when it reports EINTR.
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// Writes all of `buf`, looping over short writes.
+    public static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, path: String = "") throws(SysError) {
+        var done = 0
+        while done < buf.count {
+            let n = try sys("write", path) { Glibc.write(fd, buf.baseAddress! + done, buf.count - done) }
+            done += n
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String = "") throws(SysError) {
+        let r: Result<Void, SysError> = bytes.withUnsafeBytes { raw in
+            do throws(SysError) { try writeAll(fd, raw, path: path); return .success(()) } catch { return .failure(error) }
+        }
+        try r.get()
+    }
+
+    public static func pwriteAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, at offset: Int, path: String = "") throws(SysError) {
+        var done = 0
+        while done < buf.count {
+            let n = try sys("pwrite", path) { Glibc.pwrite(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done)) }
+            done += n
+        }
+    }
+
+    /// Reads a whole (small) file; `limit` guards against reading something unexpectedly large.
+    public static func readFile(_ path: String, limit: Int = 64 << 20) throws(SysError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let r: Result<Int, SysError> = chunk.withUnsafeMutableBytes { raw in
+                do throws(SysError) { return .success(try sys("read", path) { Glibc.read(fd, raw.baseAddress!, raw.count) }) }
+                catch { return .failure(error) }
+            }
+            let n = try r.get()
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count > limit { throw SysError(op: "read", path: path, errno: EFBIG) }
+        }
+        return out
+    }
+
+    /// Writes `bytes` to `path` through a temporary name and rename, so readers never see half a file.
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(SysError) {
+        let tmp = path + ".tmp.\(getpid())"
+        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        do throws(SysError) {
+            try writeAll(fd, bytes, path: tmp)
+            _ = try sys("fchmod", tmp) { Glibc.fchmod(fd, mode_t(mode)) }
+            close(fd)
+            try rename(tmp, path)
+        } catch {
+            close(fd); _ = Glibc.unlink(tmp); throw error
+        }
+    }
+
+    public static func rename(_ from: String, _ to: String) throws(SysError) {
+        _ = try sys("rename", from) { Glibc.rename(from, to) }
+    }
+
+    public static func unlink(_ path: String) throws(SysError) {
+        _ = try sys("unlink", path) { Glibc.unlink(path) }
+    }
+
+    public static func chmod(_ path: String, _ mode: UInt32) throws(SysError) {
+        _ = try sys("chmod", path) { Glibc.chmod(path, mode_t(mode)) }
+    }
+
+    /// mkdir that tolerates an existing directory.
+    public static func mkdir(_ path: String, _ mode: UInt32 = 0o755) throws(SysError) {
+        if Glibc.mkdir(path, mode_t(mode)) == 0 { return }
+        let e = Glibc.errno
+        if e == EEXIST, isDirectory(path) { return }
+        throw SysError(op: "mkdir", path: path, errno: e)
+    }
+
+    /// mkdir -p.
+    public static func mkdirs(_ path: String, _ mode: UInt32 = 0o755) throws(SysError) {
+        if isDirectory(path) { return }
+        var prefix = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += (prefix.isEmpty && !path.hasPrefix("/") ? "" : "/") + part
+            if !isDirectory(prefix) { try mkdir(prefix, mode) }
+        }
+    }
+
+    public struct Status: Sendable {
+        public var mode: UInt32
+        public var size: Int
+        public var mtime: Int64
+        public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+        public var isRegular: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+        public var isSymlink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
+        public var permissions: UInt32 { mode & 0o7777 }
+    }
+
+    public static func lstat(_ path: String) throws(SysError) -> Status {
+        var st = stat()
+        _ = try sys("lstat", path) { Glibc.lstat(path, &st) }
+        return Status(mode: UInt32(st.st_mode), size: Int(st.st_size), mtime: Int64(st.st_mtim.tv_sec))
+    }
+
+    public static func statFollowing(_ path: String) throws(SysError) -> Status {
+        var st = Glibc.stat()
+        _ = try sys("stat", path) { stat(path, &st) }
+        return Status(mode: UInt32(st.st_mode), size: Int(st.st_size), mtime: Int64(st.st_mtim.tv_sec))
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = Glibc.stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func readLink(_ path: String) throws(SysError) -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = try sys("readlink", path) { Glibc.readlink(path, &buf, buf.count - 1) }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public static func symlink(target: String, at path: String) throws(SysError) {
+        _ = try sys("symlink", path) { Glibc.symlink(target, path) }
+    }
+
+    public static func link(_ existing: String, _ new: String) throws(SysError) {
+        _ = try sys("link", new) { Glibc.link(existing, new) }
+    }
+
+    /// Names in a directory, excluding "." and "..", sorted by UTF-8 bytes for determinism.
+    public static func listDirectory(_ path: String) throws(SysError) -> [String] {
+        guard let d = opendir(path) else { throw SysError(op: "opendir", path: path, errno: Glibc.errno) }
+        defer { closedir(d) }
+        var names = [String]()
+        while let ent = readdir(d) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            names.append(name)
+        }
+        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return names
+    }
+
+    /// rm -rf that does not follow symlinks; missing path is fine.
+    public static func removeTree(_ path: String) throws(SysError) {
+        var st = Glibc.stat()
+        if Glibc.lstat(path, &st) != 0 {
+            if Glibc.errno == ENOENT { return }
+            throw SysError(op: "lstat", path: path, errno: Glibc.errno)
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            // A directory we may not list (mode 0) is made listable first.
+            if Glibc.access(path, R_OK | X_OK) != 0 { _ = Glibc.chmod(path, 0o700) }
+            for name in try listDirectory(path) { try removeTree(path + "/" + name) }
+            _ = try sys("rmdir", path) { Glibc.rmdir(path) }
+        } else {
+            _ = try sys("unlink", path) { Glibc.unlink(path) }
+        }
+    }
+
+    public static func fsync(_ fd: Int32) { _ = Glibc.fsync(fd) }
+
+    public static func ftruncate(_ fd: Int32, _ size: Int, path: String = "") throws(SysError) {
+        _ = try sys("ftruncate", path) { Glibc.ftruncate(fd, off_t(size)) }
+    }
+
+    public static func fileSize(_ fd: Int32, path: String = "") throws(SysError) -> Int {
+        var st = Glibc.stat()
+        _ = try sys("fstat", path) { Glibc.fstat(fd, &st) }
+        return Int(st.st_size)
+    }
+
+    public static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return "." }
+        return String(cString: buf)
+    }
+}
+
+public enum Env {
+    public static func get(_ name: String) -> String? {
+        guard let p = getenv(name) else { return nil }
+        return String(cString: p)
+    }
+
+    /// The whole environment as NAME=value strings, in environ order.
+    public static func all() -> [String] {
+        var out = [String]()
+        var p = environ
+        while let entry = p.pointee {
+            out.append(String(cString: entry))
+            p += 1
+        }
+        return out
+    }
+}
+
+public enum Process {
+    public static var id: Int32 { getpid() }
+
+    public static func isAlive(_ pid: Int32) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || Glibc.errno == EPERM)
+    }
+
+    public static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
+
+    /// Writes to stderr without buffering (no Foundation, no stdio locks).
+    public static func printError(_ s: String) {
+        var line = s
+        if !line.hasSuffix("\n") { line += "\n" }
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress!, $0.count) }
+    }
+
+    public static func printOut(_ s: String) {
+        var bytes = Array(s.utf8)
+        if bytes.isEmpty { return }
+        var done = 0
+        bytes.withUnsafeMutableBytes { raw in
+            while done < raw.count {
+                let n = Glibc.write(1, raw.baseAddress! + done, raw.count - done)
+                if n <= 0 { if n < 0 && Glibc.errno == EINTR { continue }; return }
+                done += n
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+internal import CZstd
+
+// Invariants: one-shot calls; buffers are the caller's and are touched only during a call.
+// zstd frames carry their content size, which we still compare with the descriptor's.
+
+public enum Zstd {
+    public static func compressBound(_ n: Int) -> Int { ZSTD_compressBound(n) }
+
+    public static func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32) -> Int {
+        let r = ZSTD_compress(output.baseAddress, output.count, input.baseAddress, input.count, level)
+        return ZSTD_isError(r) != 0 ? 0 : r
+    }
+
+    public static func compress(_ input: [UInt8], level: Int32) -> [UInt8] {
+        input.withUnsafeBytes { inp in
+            var out = [UInt8](repeating: 0, count: compressBound(inp.count))
+            let n = out.withUnsafeMutableBytes { compress(inp, into: $0, level: level) }
+            precondition(n > 0, "zstd bound was too small")
+            out.removeSubrange(n...)
+            return out
+        }
+    }
+
+    /// Decodes into an exactly sized buffer; a frame that needs more is an error, not a reallocation.
+    public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
+        let r = ZSTD_decompress(output.baseAddress, output.count, input.baseAddress, input.count)
+        if ZSTD_isError(r) != 0 {
+            let name = String(cString: ZSTD_getErrorName(r))
+            if name.contains("too small") { throw .tooLarge(limit: output.count) }
+            throw .corrupt("zstd: \(name)")
+        }
+        return r
+    }
+
+    /// Content size stored in the frame header, if any.
+    public static func frameContentSize(_ input: UnsafeRawBufferPointer) -> Int? {
+        let r = ZSTD_getFrameContentSize(input.baseAddress, input.count)
+        if r >= UInt64.max - 1 { return nil }  // ZSTD_CONTENTSIZE_UNKNOWN / _ERROR
+        return r > UInt64(Int.max) ? nil : Int(r)
+    }
+}
