@@ -22,7 +22,10 @@ public enum Manifest {
         let bytes: [UInt8]
         do { bytes = try FS.readFile(path, limit: 16 << 20) } catch { throw BuildError("\(path): cannot read manifest: \(error.reason)") }
         let json: JSONValue
-        do { json = try JSONValue.parse(bytes) } catch { throw BuildError("\(path): \(error)") }
+        do { json = try JSONValue.parse(bytes) } catch {
+            if case let .json(why, offset) = error { throw BuildError("\(path): invalid manifest JSON: \(why) at byte \(offset)") }
+            throw BuildError("\(path): \(error)")
+        }
         let dir = (path as NSString).deletingLastPathComponent
         return try plan(json, file: path, baseDir: dir.isEmpty ? "." : dir, options: options)
     }

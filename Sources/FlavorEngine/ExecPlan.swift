@@ -67,8 +67,8 @@ public struct ExecPlan: Sendable {
         let p = Array(pattern.unicodeScalars), n = Array(name.unicodeScalars)
         var pi = 0, ni = 0, star = -1, mark = 0
         while ni < n.count {
-            if pi < p.count, p[pi] == "?" || p[pi] == n[ni] { pi += 1; ni += 1 }
-            else if pi < p.count, p[pi] == "*" { star = pi; mark = ni; pi += 1 }
+            if pi < p.count, p[pi] == "*" { star = pi; mark = ni; pi += 1 }
+            else if pi < p.count, p[pi] == "?" || p[pi] == n[ni] { pi += 1; ni += 1 }
             else if star >= 0 { pi = star + 1; mark += 1; ni = mark }
             else { return false }
         }

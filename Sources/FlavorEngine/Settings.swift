@@ -41,7 +41,8 @@ public struct Settings: Sendable {
     /// Cache root (spec §9.3): parent-of-parent of FLAVOR_WORKENV, FLAVOR_CACHE_DIR,
     /// $XDG_CACHE_HOME/flavor, $HOME/.cache/flavor, then /tmp/flavor.
     public var cacheRoot: String {
-        if let w = workenv {
+        if var w = workenv {
+            while w.count > 1 && w.hasSuffix("/") { w.removeLast() }
             var parts = w.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             if parts.count >= 3 {
                 parts.removeLast(2)

@@ -15,7 +15,10 @@ public enum SlotDecoder {
             throw EngineError(.extraction, "\(slotLabel): chained compression \(chain.manifestName) is not supported")
         }
         guard let codec = compression.popLast() else { return try body(stored) }
-        let limit = Int(min(declaredSize ?? UInt64(defaultLimit), UInt64(Int.max / 2)))
+        let limit = defaultLimit
+        if let d = declaredSize, d > UInt64(limit) {
+            throw EngineError(.extraction, "\(slotLabel): declared decoded size \(d) exceeds the limit of \(limit) bytes (FLAVOR_MAX_SLOT_BYTES)")
+        }
         var out: [UInt8]
         do {
             out = try stored.withUnsafeBytes { (raw) throws(CodecError) -> [UInt8] in

@@ -33,6 +33,10 @@ public final class TreeWriter {
         return parts.isEmpty ? nil : parts.joined(separator: "/")
     }
 
+    static func isRoot(_ path: String) -> Bool {
+        !path.hasPrefix("/") && path.split(separator: "/").allSatisfy { $0 == "." }
+    }
+
     /// True when a symlink at `linkPath` pointing at `target` stays inside the root.
     public static func linkStaysInside(linkPath: String, target: String) -> Bool {
         if target.hasPrefix("/") || target.isEmpty { return false }
@@ -47,6 +51,18 @@ public final class TreeWriter {
             }
         }
         return true
+    }
+
+    /// A target that walks through another link (`d -> .`, then `e -> d/..`) defeats the lexical
+    /// check, so such targets are refused outright.
+    private func resolvesThroughSymlink(linkPath: String, target: String) -> Bool {
+        var stack = linkPath.split(separator: "/").dropLast().map(String.init)
+        for c in target.split(separator: "/", omittingEmptySubsequences: true) where c != "." {
+            if c == ".." { if !stack.isEmpty { stack.removeLast() }; continue }
+            stack.append(String(c))
+            if symlinks.contains(stack.joined(separator: "/")) { return true }
+        }
+        return false
     }
 
     /// Makes every parent of `rel` a real directory inside the root.
@@ -105,7 +121,8 @@ public final class TreeWriter {
     }
 
     public func makeSymlink(_ rel: String, target: String, what: String) throws(EngineError) {
-        guard let rel = Self.safeRelative(rel), Self.linkStaysInside(linkPath: rel, target: target) else {
+        guard let rel = Self.safeRelative(rel), Self.linkStaysInside(linkPath: rel, target: target),
+              !resolvesThroughSymlink(linkPath: rel, target: target) else {
             throw EngineError(.extraction, "\(what): refused symlink \"\(rel)\" -> \"\(target)\" (points outside the extraction root)")
         }
         try prepareParents(rel, what: what)
@@ -142,15 +159,18 @@ public final class TreeWriter {
                     throw EngineError(.extraction, "\(what): \(error)")
                 }
                 try writeFile(e.path, data, mode: e.mode == 0 ? 0o644 : e.mode, what: what)
-            case .directory: try makeDirectory(e.path, mode: e.mode == 0 ? 0o755 : e.mode, what: what)
+            case .directory:
+                // "./" (what `tar -C dir .` writes first) is the root itself.
+                if Self.isRoot(e.path) { continue }
+                try makeDirectory(e.path, mode: e.mode == 0 ? 0o755 : e.mode, what: what)
             case .symlink: try makeSymlink(e.path, target: e.linkTarget, what: what)
             case .hardlink: try makeHardlink(e.path, target: e.linkTarget, what: what)
             }
         }
     }
 
-    /// Applies directory modes from tar members last, deepest first, so a read-only directory
-    /// does not stop its own children from being written.
+    /// Applies directory modes from tar members last, deepest first, once all children exist.
+    /// The owner always keeps rwx on directories, so a workenv can be re-extracted and removed.
     public func finish() {
         for (rel, mode) in deferredDirModes.reversed() { _ = Glibc.chmod(root + "/" + rel, mode_t(mode)) }
         deferredDirModes.removeAll()

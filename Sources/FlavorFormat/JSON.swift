@@ -71,9 +71,11 @@ public enum JSONValue: Equatable, Sendable {
     /// Parses one RFC 8259 document. Nesting beyond `maxDepth` arrays/objects, invalid UTF-8,
     /// lone surrogate escapes, numbers outside Double's range and trailing bytes are refused
     /// with `.json(reason, offset:)`, the offset being the byte where the problem was found.
+    /// Parsing itself does not recurse; `maxDepth` also bounds the recursion of whatever walks the
+    /// result later (writer, `==`, `sortedKeys`).
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(FormatError) -> JSONValue {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
-        let value = try parser.value(depth: 0)
+        let value = try parser.document()
         parser.skipWhitespace()
         guard parser.at == bytes.count else { throw .json("trailing characters after the document", offset: parser.at) }
         return value
@@ -88,8 +90,8 @@ private extension UInt8 {
     var isDigit: Bool { self >= 0x30 && self <= 0x39 }
 }
 
-/// Recursive descent over the byte array. Recursion is bounded by `maxDepth`, and every index is
-/// checked against `bytes.count` before use, so hostile input can only make it throw.
+/// A single pass over the byte array without recursion; every index is checked against
+/// `bytes.count` before use, so hostile input can only make it throw.
 struct JSONParser {
     let bytes: [UInt8]
     let maxDepth: Int
@@ -111,19 +113,88 @@ struct JSONParser {
         }
     }
 
-    mutating func value(depth: Int) throws(FormatError) -> JSONValue {
-        skipWhitespace()
-        guard let c = current else { throw .json("unexpected end of input", offset: at) }
-        switch c {
-        case UInt8(ascii: "{"): return try object(depth: depth + 1)
-        case UInt8(ascii: "["): return try array(depth: depth + 1)
-        case .quote: return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "-"), 0x30...0x39: return try number()
-        default: throw .json("unexpected byte 0x\(hex(UInt64(c), width: 2))", offset: at)
+    /// An open container. Its members so far sit at `values[valueStart...]` (and, for an object,
+    /// their keys at `keys[keyStart...]`), so each value is moved once per level instead of
+    /// copying a container that is being grown inside an enum payload.
+    private struct Frame {
+        var isObject: Bool
+        var valueStart: Int
+        var keyStart: Int
+    }
+
+    /// One complete value. Containers are kept on an explicit stack rather than by recursion, so
+    /// even a caller-chosen huge `maxDepth` cannot exhaust the thread's stack.
+    mutating func document() throws(FormatError) -> JSONValue {
+        var frames: [Frame] = []
+        var values: [JSONValue] = []
+        var keys: [String] = []
+        while true {
+            // Start of a value: either open a container (and go read its first member) or read a scalar.
+            skipWhitespace()
+            guard let c = current else { throw .json("unexpected end of input", offset: at) }
+            var value: JSONValue
+            switch c {
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                let isObject = c == UInt8(ascii: "{")
+                try checkDepth(frames.count + 1)
+                at += 1
+                skipWhitespace()
+                if current == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    at += 1
+                    value = isObject ? .object([]) : .array([])
+                } else {
+                    frames.append(Frame(isObject: isObject, valueStart: values.count, keyStart: keys.count))
+                    if isObject { keys.append(try memberKey()) }
+                    continue
+                }
+            case .quote: value = .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); value = .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); value = .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); value = .null
+            case UInt8(ascii: "-"), 0x30...0x39: value = try number()
+            default: throw .json("unexpected byte 0x\(hex(UInt64(c), width: 2))", offset: at)
+            }
+
+            // A value is complete: hand it to the enclosing containers, closing those that end here.
+            while true {
+                guard let frame = frames.last else { return value }
+                values.append(value)
+                skipWhitespace()
+                let close = frame.isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                if current == UInt8(ascii: ",") {
+                    at += 1
+                    if frame.isObject { keys.append(try memberKey()) }
+                    break
+                }
+                guard current == close else {
+                    if current == nil { throw .json(frame.isObject ? "unterminated object" : "unterminated array", offset: at) }
+                    throw .json(frame.isObject ? "expected ',' or '}' in object" : "expected ',' or ']' in array", offset: at)
+                }
+                at += 1
+                let members = Array(values[frame.valueStart...])
+                values.removeSubrange(frame.valueStart...)
+                if frame.isObject {
+                    value = .object(Array(zip(keys[frame.keyStart...], members)))
+                    keys.removeSubrange(frame.keyStart...)
+                } else {
+                    value = .array(members)
+                }
+                frames.removeLast()
+            }
         }
+    }
+
+    /// `"key" :` — leaves `at` on the member's value.
+    private mutating func memberKey() throws(FormatError) -> String {
+        skipWhitespace()
+        guard current == .quote else {
+            throw .json(current == nil ? "unterminated object" : "expected a string key", offset: at)
+        }
+        let key = try string()
+        skipWhitespace()
+        guard current == UInt8(ascii: ":") else { throw .json("expected ':' after object key", offset: at) }
+        at += 1
+        return key
     }
 
     private mutating func literal(_ word: StaticString) throws(FormatError) {
@@ -140,50 +211,6 @@ struct JSONParser {
 
     private func checkDepth(_ depth: Int) throws(FormatError) {
         guard depth <= maxDepth else { throw .json("nesting deeper than \(maxDepth) levels", offset: at) }
-    }
-
-    private mutating func array(depth: Int) throws(FormatError) -> JSONValue {
-        try checkDepth(depth)
-        at += 1
-        var items: [JSONValue] = []
-        skipWhitespace()
-        if current == UInt8(ascii: "]") { at += 1; return .array(items) }
-        while true {
-            items.append(try value(depth: depth))
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): at += 1
-            case UInt8(ascii: "]"): at += 1; return .array(items)
-            case nil: throw .json("unterminated array", offset: at)
-            default: throw .json("expected ',' or ']' in array", offset: at)
-            }
-        }
-    }
-
-    private mutating func object(depth: Int) throws(FormatError) -> JSONValue {
-        try checkDepth(depth)
-        at += 1
-        var members: [(String, JSONValue)] = []
-        skipWhitespace()
-        if current == UInt8(ascii: "}") { at += 1; return .object(members) }
-        while true {
-            skipWhitespace()
-            guard current == .quote else {
-                throw .json(current == nil ? "unterminated object" : "expected a string key", offset: at)
-            }
-            let key = try string()
-            skipWhitespace()
-            guard current == UInt8(ascii: ":") else { throw .json("expected ':' after object key", offset: at) }
-            at += 1
-            members.append((key, try value(depth: depth)))
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): at += 1
-            case UInt8(ascii: "}"): at += 1; return .object(members)
-            case nil: throw .json("unterminated object", offset: at)
-            default: throw .json("expected ',' or '}' in object", offset: at)
-            }
-        }
     }
 
     // MARK: Strings

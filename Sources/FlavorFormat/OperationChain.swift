@@ -59,11 +59,12 @@ public struct OperationChain: Equatable, Sendable {
         case "tzst", "tar.zst", "tar.zstd": operations = [.tar, .zstd]
         default:
             var ops = [Operation]()
-            for part in t.split(whereSeparator: { $0 == "|" || $0 == "," }) {
+            for part in t.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "|" || $0 == "," }) {
                 switch part.trimmingSpacesSub {
                 case "tar": ops.append(.tar)
                 case "gzip", "gz": ops.append(.gzip)
                 case "zstd", "zst": ops.append(.zstd)
+                case "": throw .badOperations("empty operation in \"\(s)\"")
                 default: throw .badOperations("unknown operation \"\(part)\" in \"\(s)\" (use none, tar, gzip, tgz, zstd or tar|zstd)")
                 }
             }

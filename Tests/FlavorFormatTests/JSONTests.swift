@@ -7,7 +7,7 @@ private func parse(_ text: String, maxDepth: Int = 64) throws(FormatError) -> JS
 
 /// The offset a parse failure reports, or nil when it did not fail with `.json`.
 private func failureOffset(_ bytes: [UInt8], maxDepth: Int = 64) -> Int? {
-    do {
+    do throws(FormatError) {
         _ = try JSONValue.parse(bytes, maxDepth: maxDepth)
         return nil
     } catch {
@@ -103,6 +103,14 @@ struct JSONParseTests {
     func veryDeep() {
         #expect(failureOffset(Array(repeating: UInt8(ascii: "["), count: 100_000)) != nil)
         #expect(failureOffset(Array(repeating: UInt8(ascii: "["), count: 100_000), maxDepth: 1_000_000) != nil)
+    }
+
+    @Test("a caller may raise maxDepth for legitimately deep documents")
+    func raisedDepth() throws {
+        let text = String(repeating: "[", count: 1_000) + String(repeating: "]", count: 1_000)
+        #expect(failureOffset(Array(text.utf8)) == 64)
+        let value = try parse(text, maxDepth: 1_000)
+        #expect(value.serializedString(pretty: false) == text)
     }
 
     @Test("integers that fit Int64 stay exact; larger ones become doubles", arguments: [
@@ -230,7 +238,7 @@ struct JSONWriterTests {
         (1.0, "1.0"), (-2.5, "-2.5"), (0.1, "0.1"), (100.0, "100.0"), (123456.789, "123456.789"),
         (1e15, "1000000000000000.0"), (1e16, "1e16"), (1.5e16, "1.5e16"), (1.2345678901234568e17, "1.2345678901234568e17"),
         (0.00001, "0.00001"), (0.000123, "0.000123"), (1e-6, "1e-6"), (1.234e-7, "1.234e-7"),
-        (5e-324, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e308"), (0.0, "0.0"), (-0.0, "-0.0"),
+        (Double.leastNonzeroMagnitude, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e308"), (0.0, "0.0"), (-0.0, "-0.0"),
         (Double.nan, "null"), (Double.infinity, "null"), (9007199254740993.0, "9007199254740992.0"),
     ])
     func doubles(_ value: Double, _ text: String) {

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// Second opinions: upstream flavorpack 0.5.4 (fetched by scripts/fetch-upstream, never committed)
+/// and ../shared/pspfdump.py. With FLAVOR_REQUIRE=interop (CI) a missing upstream fails.
+@Suite("interop with upstream flavorpack 0.5.4 and pspfdump.py", .enabled(if: Tools.interopEnabled, "upstream helpers not fetched (scripts/fetch-upstream)"))
+struct InteropTests {
+    enum Builder: String, CaseIterable { case flavor, rs, go }
+    enum Launcher: String, CaseIterable { case ours, rs, go }
+
+    static let matrix: [(Builder, Launcher)] = Builder.allCases.flatMap { b in Launcher.allCases.map { (b, $0) } }
+
+    static func launcherPath(_ l: Launcher) throws -> String {
+        l == .ours ? Tools.launcher : try Tools.upstream("flavor-\(l.rawValue)-launcher")
+    }
+
+    /// Builds the demo app with `builder`, prepending `launcher`.
+    static func build(_ app: DemoApp, _ builder: Builder, _ launcher: Launcher, name: String) throws -> String {
+        let out = app.dir.sub("\(name).psp")
+        let lpath = try launcherPath(launcher)
+        switch builder {
+        case .flavor:
+            return try flavorPack(try app.manifest(name: name), out, launcher: lpath)
+        case .rs, .go:
+            // Upstream builders store sources as given, so they get the tree as a .tar.gz.
+            let m = try app.manifest(name: name, treeSource: try app.treeTarball())
+            let r = try run(try Tools.upstream("flavor-\(builder.rawValue)-builder"),
+                            ["--manifest", m, "--output", out, "--launcher-bin", lpath, "--key-seed", "test-seed"],
+                            env: ["SOURCE_DATE_EPOCH": "1700000000"], cwd: app.dir.path)
+            try #require(r.status == 0, "\(builder) builder: \(r.output)")
+            return out
+        }
+    }
+
+    @Test("3×3: packages from {flavor, rs, go} builders run under {ours, rs, go} launchers with the same output")
+    func matrixRuns() throws {
+        let app = try DemoApp()
+        var outputs = [String: String]()
+        for (b, l) in Self.matrix {
+            let name = "m-\(b.rawValue)-\(l.rawValue)"
+            let pkg = try Self.build(app, b, l, name: name)
+            let r = try run(pkg, ["x", "y z"], env: ["FLAVOR_CACHE_DIR": app.dir.sub("cache-\(name)")])
+            #expect(r.status == 0, "\(name): \(r.output)")
+            outputs[name] = r.stdout
+        }
+        let reference = try #require(outputs["m-flavor-ours"])
+        #expect(reference.contains("args:x y z") && reference.contains("file:./data/nested/b.txt 2500"))
+        for (name, out) in outputs { #expect(out == reference, "\(name) differs:\n\(out)\n--- vs ---\n\(reference)") }
+    }
+
+    @Test("packages from upstream rs and go builders pass flavor verify and extract to the same tree as ours", arguments: [Builder.rs, .go])
+    func upstreamPackagesVerify(_ b: Builder) throws {
+        let app = try DemoApp()
+        let theirs = try Self.build(app, b, .rs, name: "up")
+        let ours = try Self.build(app, .flavor, .ours, name: "ours")
+        let v = try run(Tools.flavor, ["verify", theirs])
+        #expect(v.status == 0, "\(v.output)")
+        #expect(try run(Tools.flavor, ["extract-all", theirs, app.dir.sub("x-theirs")]).status == 0)
+        #expect(try run(Tools.flavor, ["extract-all", ours, app.dir.sub("x-ours")]).status == 0)
+        let diff = try run("/usr/bin/diff", ["-r", app.dir.sub("x-theirs"), app.dir.sub("x-ours")])
+        #expect(diff.status == 0, "\(diff.output)")
+    }
+
+    @Test("our packages pass the upstream launchers' own verify", arguments: [Launcher.rs, .go])
+    func upstreamVerifiesOurs(_ l: Launcher) throws {
+        let app = try DemoApp()
+        let pkg = try Self.build(app, .flavor, l, name: "ours")
+        let r = try run(pkg, ["verify"], env: ["FLAVOR_LAUNCHER_CLI": "1", "FLAVOR_CACHE_DIR": app.dir.sub("c")])
+        #expect(r.status == 0, "\(r.output)")
+    }
+
+    @Test("a forged slot with a rewritten descriptor passes upstream's verify but not ours", arguments: [Launcher.rs, .go])
+    func forgedSlot(_ l: Launcher) throws {
+        let app = try DemoApp()
+        let pkg = try Self.build(app, .flavor, l, name: "forge")
+        let bad = app.dir.sub("forged.psp")
+        try Tamper.forgedSlotAndDescriptor.apply(pkg, bad)
+        let theirs = try run(bad, ["verify"], env: ["FLAVOR_LAUNCHER_CLI": "1", "FLAVOR_CACHE_DIR": app.dir.sub("c")])
+        #expect(theirs.status == 0, "upstream now refuses forged slots? \(theirs.output)")
+        let ours = try run(Tools.flavor, ["verify", bad])
+        #expect(ours.status == 1 && ours.stderr.contains("slot-signed-checksum"))
+    }
+
+    @Test("pspfdump.py accepts our packages: magics, Adler-32, metadata SHA-256, Ed25519 and slot checksums")
+    func pspfdumpAccepts() throws {
+        let app = try DemoApp()
+        let pkg = try Self.build(app, .flavor, .ours, name: "dump")
+        let r = try run("/usr/bin/env", ["python3", Tools.pspfdump, pkg])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("start magic f09f93a6 ok") && r.stdout.contains("end magic f09faa84 ok"))
+        #expect(r.stdout.contains("MATCH") && !r.stdout.contains("MISMATCH"))
+        #expect(r.stdout.contains("sha256 match: True"))
+        #expect(r.stdout.contains("ed25519 verify(sig, gunzip(metadata)): True"))
+        #expect(r.stdout.components(separatedBy: " ok)").count - 1 == 2)
+        #expect(r.stdout.contains("package_size == file size: True"))
+    }
+
+    @Test("upstream's rs builder signs with keys from flavor keygen")
+    func upstreamUsesOurKeys() throws {
+        let app = try DemoApp()
+        let k = try run(Tools.flavor, ["keygen", "--out-dir", app.dir.sub("keys"), "--json"])
+        let fp = (try JSONSerialization.jsonObject(with: Data(k.stdout.utf8)) as? [String: Any])?["fingerprint"] as? String
+        let out = app.dir.sub("k.psp")
+        let m = try app.manifest(name: "k", treeSource: try app.treeTarball())
+        let r = try run(try Tools.upstream("flavor-rs-builder"),
+                        ["--manifest", m, "--output", out, "--launcher-bin", Tools.launcher,
+                         "--private-key", app.dir.sub("keys/flavor-private.key"), "--public-key", app.dir.sub("keys/flavor-public.key")],
+                        cwd: app.dir.path)
+        #expect(r.status == 0, "\(r.output)")
+        let i = try JSONSerialization.jsonObject(with: Data(try run(Tools.flavor, ["inspect", "--json", out]).stdout.utf8)) as? [String: Any]
+        #expect(fp != nil && i?["key_fingerprint"] as? String == fp)
+        #expect(try run(Tools.flavor, ["verify", out]).status == 0)
+    }
+}
