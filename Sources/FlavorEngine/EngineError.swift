@@ -8,7 +8,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case unreadable      // cannot open / not a package at all
         case format          // structurally broken package
         case integrity       // a checksum or signature check failed
-        case extraction      // decoding or writing a slot failed, unsafe tar member
+        case extraction      // decoding or writing a slot failed, tar member outside the root
         case io              // disk / filesystem failure
         case config          // bad manifest, key, flag or environment
         case execution       // cannot run the payload / setup command failed

@@ -61,9 +61,7 @@ public final class PackageReader: Sendable {
     public func metadataJSONBytes() throws(EngineError) -> [UInt8] {
         let inflater = Inflater()
         do {
-            return try compressedMetadata.withUnsafeBytes { (raw) throws(CodecError) -> [UInt8] in
-                try inflater.gunzip(raw, limit: Metadata.maxJSONSize)
-            }
+            return try inflater.gunzip(compressedMetadata, limit: Metadata.maxJSONSize)
         } catch {
             throw EngineError(.integrity, "\(path): metadata: \(error)")
         }

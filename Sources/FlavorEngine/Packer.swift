@@ -129,7 +129,7 @@ public enum Packer {
                 FS.close(fd)
                 if !ok { _ = Glibc.unlink(tmp) }
             }
-            try launcher.bytes.withUnsafeBytes { (raw) throws(SysError) in try FS.writeAll(fd, raw, path: tmp) }
+            try FS.writeAll(fd, launcher.bytes, path: tmp)
             var pos = launcher.size
             func pad(to target: Int) throws(SysError) {
                 if target > pos { try FS.writeAll(fd, [UInt8](repeating: 0, count: target - pos), path: tmp); pos = target }
@@ -278,7 +278,7 @@ public enum TarBuilder {
         let f: MappedFile
         do { f = try MappedFile(path: full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(full): \(error.reason)") }
         out += Tar.header(kind: .file, path: memberPath, mode: mode, size: f.size, mtime: mtime)
-        f.bytes.withUnsafeBytes { out.append(contentsOf: $0) }
+        out.append(f.bytes)
         out += [UInt8](repeating: 0, count: Tar.padding(after: f.size))
     }
 

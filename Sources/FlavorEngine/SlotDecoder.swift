@@ -19,29 +19,19 @@ public enum SlotDecoder {
         if let d = declaredSize, d > UInt64(limit) {
             throw EngineError(.extraction, "\(slotLabel): declared decoded size \(d) exceeds the limit of \(limit) bytes (FLAVOR_MAX_SLOT_BYTES)")
         }
-        var out: [UInt8]
-        do {
-            out = try stored.withUnsafeBytes { (raw) throws(CodecError) -> [UInt8] in
-                switch codec {
-                case .gzip:
-                    if let exact = declaredSize {
-                        var buf = [UInt8](repeating: 0, count: Int(exact))
-                        let n = try buf.withMutableBytes { (o) throws(CodecError) -> Int in try Inflater().gunzip(raw, into: o) }
-                        guard n == Int(exact) else { throw CodecError.sizeMismatch(expected: Int(exact), actual: n) }
-                        return buf
-                    }
-                    return try Inflater().gunzip(raw, limit: limit)
-                case .zstd:
-                    guard let size = declaredSize.map({ Int($0) }) ?? Zstd.frameContentSize(raw), size <= limit else {
-                        throw CodecError.tooLarge(limit: limit)
-                    }
-                    var buf = [UInt8](repeating: 0, count: size)
-                    let n = try buf.withMutableBytes { (o) throws(CodecError) -> Int in try Zstd.decompress(raw, into: o) }
-                    guard n == size else { throw CodecError.sizeMismatch(expected: size, actual: n) }
-                    return buf
-                case .tar:
-                    return []
+        let out: [UInt8]
+        do throws(CodecError) {
+            switch codec {
+            case .gzip:
+                if let exact = declaredSize {
+                    out = try Inflater().gunzip(stored, exactSize: Int(exact))
+                } else {
+                    out = try Inflater().gunzip(stored, limit: limit)
                 }
+            case .zstd:
+                out = try Zstd.decompress(stored, size: declaredSize.map { Int($0) }, limit: limit)
+            case .tar:
+                out = []
             }
         } catch {
             throw EngineError(.extraction, "\(slotLabel): \(codec.name) decoding failed: \(error)")

@@ -94,7 +94,7 @@ public final class TreeWriter {
     /// Writes one regular file from `data`, mode masked to 0o1777 (no setuid/setgid from packages).
     public func writeFile(_ rel: String, _ data: ByteReader, mode: UInt32, what: String) throws(EngineError) {
         guard let rel = Self.safeRelative(rel) else {
-            throw EngineError(.extraction, "\(what): refused unsafe path \"\(rel)\"")
+            throw EngineError(.extraction, "\(what): refused path outside the root \"\(rel)\"")
         }
         try prepareParents(rel, what: what)
         if symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
@@ -102,7 +102,7 @@ public final class TreeWriter {
         do {
             let fd = try FS.open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode & 0o1777)
             defer { FS.close(fd) }
-            try data.withUnsafeBytes { (raw) throws(SysError) in try FS.writeAll(fd, raw, path: full) }
+            try FS.writeAll(fd, data, path: full)
             // O_CREAT's mode is filtered by umask and ignored for an existing file.
             _ = Glibc.fchmod(fd, mode_t(mode & 0o1777))
         } catch {
@@ -114,7 +114,7 @@ public final class TreeWriter {
 
     public func makeDirectory(_ rel: String, mode: UInt32, what: String) throws(EngineError) {
         guard let rel = Self.safeRelative(rel) else {
-            throw EngineError(.extraction, "\(what): refused unsafe path \"\(rel)\"")
+            throw EngineError(.extraction, "\(what): refused path outside the root \"\(rel)\"")
         }
         try prepareParents(rel + "/x", what: what)
         deferredDirModes.append((rel, (mode & 0o1777) | 0o700))

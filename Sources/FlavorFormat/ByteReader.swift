@@ -106,3 +106,10 @@ extension Array where Element == UInt8 {
         return try r.get()
     }
 }
+
+extension Array where Element == UInt8 {
+    /// Appends a copy of the window's bytes.
+    public mutating func append(_ r: ByteReader) {
+        r.withUnsafeBytes { self.append(contentsOf: $0) }
+    }
+}

@@ -133,3 +133,33 @@ public enum Checksums {
         libdeflate_crc32(initial, buf.baseAddress, buf.count)
     }
 }
+
+extension Inflater {
+    /// gunzip of a window with unknown decoded size, capped at `limit`.
+    public func gunzip(_ input: ByteReader, limit: Int) throws(CodecError) -> [UInt8] {
+        try input.withUnsafeBytes { (raw) throws(CodecError) -> [UInt8] in try gunzip(raw, limit: limit) }
+    }
+
+    /// gunzip of a window into exactly `size` bytes.
+    public func gunzip(_ input: ByteReader, exactSize size: Int) throws(CodecError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: size)
+        let n = try input.withUnsafeBytes { (raw) throws(CodecError) -> Int in
+            try out.withMutableBytes { (o) throws(CodecError) -> Int in try gunzip(raw, into: o) }
+        }
+        guard n == size else { throw .sizeMismatch(expected: size, actual: n) }
+        return out
+    }
+}
+
+extension Zstd {
+    /// zstd of a window into exactly `size` bytes (or the frame's own size when nil, capped).
+    public static func decompress(_ input: ByteReader, size: Int?, limit: Int) throws(CodecError) -> [UInt8] {
+        try input.withUnsafeBytes { (raw) throws(CodecError) -> [UInt8] in
+            guard let n = size ?? frameContentSize(raw), n <= limit else { throw .tooLarge(limit: limit) }
+            var out = [UInt8](repeating: 0, count: n)
+            let got = try out.withMutableBytes { (o) throws(CodecError) -> Int in try decompress(raw, into: o) }
+            guard got == n else { throw .sizeMismatch(expected: n, actual: got) }
+            return out
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import FlavorFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -245,5 +246,12 @@ public enum Process {
                 done += n
             }
         }
+    }
+}
+
+extension FS {
+    /// Writes a whole window (e.g. a slice of a mapped package) to `fd`.
+    public static func writeAll(_ fd: Int32, _ data: ByteReader, path: String = "") throws(SysError) {
+        try data.withUnsafeBytes { (raw) throws(SysError) in try writeAll(fd, raw, path: path) }
     }
 }
