@@ -39,7 +39,11 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "FlavorLauncher",
                           dependencies: ["FlavorEngine", "FlavorFormat", "FlavorSys"],
-                          linkerSettings: [.unsafeFlags(["-static-executable"])]),
+                          linkerSettings: [
+                              .unsafeFlags(["-static-executable"]),
+                              // Every byte of the launcher is in every package: drop symbols and unused sections.
+                              .unsafeFlags(["-Xlinker", "--gc-sections", "-Xlinker", "-s"], .when(configuration: .release)),
+                          ]),
 
         .testTarget(name: "FlavorFormatTests", dependencies: ["FlavorFormat"]),
         .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),

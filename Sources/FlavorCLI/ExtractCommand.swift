@@ -17,13 +17,11 @@ func extractSlots(package: String, select: (PackageReader, Metadata) -> [Int], o
         }
     }
     let staging = outDir + ".flavor-tmp-\(Process.id)"
-    var results = [(Int, Extractor.Outcome)]()
+    let slots = select(pkg, m)
+    let total: (files: Int, bytes: Int)
     do throws(EngineError) {
-        let writer = try TreeWriter(root: staging)
-        for i in select(pkg, m) {
-            try Verifier.verifySlot(pkg, i, m)
-            results.append((i, try Extractor.extract(pkg, slot: i, metadata: m, into: writer)))
-        }
+        total = try Extractor.extractParallel(pkg, slots: slots, metadata: m, root: staging, verify: true,
+                                              workers: Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount)
         try? FS.removeTree(outDir)
         do { try FS.rename(staging, outDir) } catch { throw EngineError(.io, "\(error)") }
     } catch {
@@ -31,15 +29,11 @@ func extractSlots(package: String, select: (PackageReader, Metadata) -> [Int], o
         fail(error.message)
     }
     if global.json {
-        let rows = results.map { i, o in
-            JSONValue.object([("slot", .int(Int64(i))), ("id", .string(m.slots[i].id)), ("files", .int(Int64(o.files))),
-                              ("bytes", .int(Int64(o.bytes))), ("path", .string(o.relativePath))])
-        }
-        printLine(JSONValue.object([("output", .string(outDir)), ("slots", .array(rows))]).serializedString(pretty: true))
+        let rows = slots.map { i in JSONValue.object([("slot", .int(Int64(i))), ("id", .string(m.slots[i].id)), ("target", .string(m.slots[i].target))]) }
+        printLine(JSONValue.object([("output", .string(outDir)), ("files", .int(Int64(total.files))), ("bytes", .int(Int64(total.bytes))),
+                                    ("slots", .array(rows))]).serializedString(pretty: true))
     } else if !global.quiet {
-        for (i, o) in results {
-            printLine("slot \(i) \"\(m.slots[i].id)\": \(o.files) files, \(o.bytes) bytes\(o.relativePath.isEmpty ? "" : " → \(o.relativePath)")")
-        }
+        printLine("extracted \(slots.count) slot\(slots.count == 1 ? "" : "s") (\(total.files) files, \(total.bytes) bytes) into \(outDir)")
     }
 }
 

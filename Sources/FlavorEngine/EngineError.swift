@@ -31,3 +31,10 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         EngineError(kind, e.description)
     }
 }
+
+extension FS {
+    /// mkdir -p that reports as an EngineError.
+    static func mkdirsOrThrow(_ path: String, _ mode: UInt32 = 0o700) throws(EngineError) {
+        do { try mkdirs(path, mode) } catch { throw .sys(error) }
+    }
+}

@@ -1,5 +1,6 @@
 import FlavorFormat
 import FlavorSys
+import Synchronization
 
 /// Decodes one slot into a directory with the launchers' rules (spec §6): a chain containing
 /// TAR unpacks at the root; anything else becomes one file at the slot's target.
@@ -36,4 +37,51 @@ public enum Extractor {
         writer.finish()
         return Outcome(files: writer.filesWritten - before.0, bytes: writer.bytesWritten - before.1, relativePath: rel)
     }
+}
+
+/// Collects the first errors raised on worker threads.
+final class ErrorSink: Sendable {
+    private let errors = Mutex<[EngineError]>([])
+    func add(_ e: EngineError) { errors.withLock { $0.append(e) } }
+    var first: EngineError? { errors.withLock { $0.first } }
+    var failed: Bool { errors.withLock { !$0.isEmpty } }
+}
+
+extension Extractor {
+    /// Verifies (unless `verify` is false) and extracts `slots` under `root` on a worker pool,
+    /// biggest slot first. Each worker has its own TreeWriter; they share only the directory
+    /// tree, where mkdir tolerates EEXIST and symlinks are refused from the disk state.
+    public static func extractParallel(_ pkg: PackageReader, slots: [Int], metadata m: Metadata, root: String,
+                                       verify: Bool, workers: Int,
+                                       onVerifyFailure: @escaping @Sendable (EngineError) -> Bool = { _ in false },
+                                       progress: @escaping @Sendable (Int) -> Void = { _ in }) throws(EngineError) -> (files: Int, bytes: Int) {
+        let order = slots.sorted { pkg.descriptors[$0].size > pkg.descriptors[$1].size }
+        let sink = ErrorSink()
+        let totalsBox = TotalsBox()
+        WorkerPool.parallelFor(jobs: order.count, workers: workers) { job, _ in
+            if sink.failed { return }
+            let i = order[job]
+            do throws(EngineError) {
+                if verify {
+                    do throws(EngineError) { try Verifier.verifySlot(pkg, i, m) } catch {
+                        if !onVerifyFailure(error) { throw error }
+                    }
+                }
+                let writer = try TreeWriter(root: root)
+                let o = try extract(pkg, slot: i, metadata: m, into: writer)
+                totalsBox.add(o.files, o.bytes)
+                progress(i)
+            } catch {
+                sink.add(error)
+            }
+        }
+        if let e = sink.first { throw e }
+        return totalsBox.value
+    }
+}
+
+final class TotalsBox: Sendable {
+    let totals = Mutex<(Int, Int)>((0, 0))
+    func add(_ f: Int, _ b: Int) { totals.withLock { $0.0 += f; $0.1 += b } }
+    var value: (files: Int, bytes: Int) { totals.withLock { ($0.0, $0.1) } }
 }

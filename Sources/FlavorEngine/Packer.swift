@@ -67,26 +67,24 @@ public enum Packer {
         }
         guard launcher.size > 0 else { throw EngineError(.config, "launcher \(plan.launcherPath): empty file") }
 
-        // 1. Stored bytes of every slot, their digests and descriptors.
-        var stored = [[UInt8]]()
-        var originals = [Int]()
-        for (i, s) in plan.slots.enumerated() {
-            progress("[\(i + 1)/\(plan.slots.count)] encoding \(s.id)")
-            let (bytes, original) = try encode(s, plan: plan)
-            stored.append(bytes); originals.append(original)
-        }
-        let digests = stored.map { SHA256.hash($0) }
+        // 1. Stored bytes of every slot (directories cut into shards), encoded in parallel.
+        let (slots, jobs) = try expand(plan)
+        progress("encoding \(slots.count) slots (\(jobs.count) jobs)")
+        let encoded = try encodeParallel(jobs, plan: plan)
+        let stored = encoded.map(\.stored)
+        let originals = encoded.map(\.original)
+        let digests = encoded.map(\.digest)
 
         // 2. Layout: launcher | metadata | pad8 | table | slots (8-aligned) | trailer.
-        let metadataJSON = metadataJSON(plan, launcher: launcher, stored: stored, digests: digests)
+        let metadataJSON = metadataJSON(plan, slots: slots, launcher: launcher, stored: stored, digests: digests)
         let signature = Ed25519.sign(metadataJSON, with: plan.key)
         let metadataGz = Deflater(level: 9).gzip(metadataJSON)
         let metadataOffset = launcher.size
         let tableOffset = align8(metadataOffset + metadataGz.count)
-        var cursor = tableOffset + 64 * plan.slots.count
+        var cursor = tableOffset + 64 * slots.count
         var descriptors = [SlotDescriptor]()
         var offsets = [Int]()
-        for (i, s) in plan.slots.enumerated() {
+        for (i, s) in slots.enumerated() {
             cursor = align8(cursor)
             offsets.append(cursor)
             var d = SlotDescriptor()
@@ -112,8 +110,8 @@ public enum Packer {
         index.metadataOffset = UInt64(metadataOffset)
         index.metadataSize = UInt64(metadataGz.count)
         index.slotTableOffset = UInt64(tableOffset)
-        index.slotTableSize = UInt64(64 * plan.slots.count)
-        index.slotCount = UInt32(plan.slots.count)
+        index.slotTableSize = UInt64(64 * slots.count)
+        index.slotCount = UInt32(slots.count)
         index.publicKey = plan.key.publicKey
         index.metadataChecksum = SHA256.hash(metadataGz)
         for (i, b) in signature.enumerated() { index.integritySignature[i] = b }
@@ -153,40 +151,14 @@ public enum Packer {
             throw EngineError(.io, "writing \(output): \(error)")
         }
         return PackResult(path: output, size: packageSize,
-                          slots: plan.slots.enumerated().map { ($1.id, stored[$0].count, originals[$0]) })
+                          slots: slots.enumerated().map { ($1.id, stored[$0].count, originals[$0]) })
     }
 
     static func align8(_ n: Int) -> Int { (n + 7) & ~7 }
 
-    /// Stored bytes and decoded size of one slot.
-    static func encode(_ s: PackSlot, plan: PackPlan) throws(EngineError) -> ([UInt8], Int) {
-        switch s.content {
-        case let .file(path):
-            do {
-                let f = try MappedFile(path: path)
-                return (f.bytes.toArray(), f.size)
-            } catch {
-                throw EngineError(.config, "slot \"\(s.id)\": source \(path): \(error.reason)")
-            }
-        case let .directory(path):
-            let prefix = SlotMetadata.relative(s.target)
-            var tar = [UInt8]()
-            try TarBuilder.append(directory: path, prefix: prefix, mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, into: &tar, slot: s.id)
-            tar += Tar.endOfArchive
-            let original = tar.count
-            if s.chain.operations.contains(.gzip) {
-                return (Deflater(level: plan.gzipLevel).gzip(tar), original)
-            }
-            if s.chain.operations.contains(.zstd) {
-                return (Zstd.compress(tar, level: plan.zstdLevel), original)
-            }
-            return (tar, original)
-        }
-    }
-
-    static func metadataJSON(_ plan: PackPlan, launcher: MappedFile, stored: [[UInt8]], digests: [[UInt8]]) -> [UInt8] {
+    static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, stored: [[UInt8]], digests: [[UInt8]]) -> [UInt8] {
         var slots = [JSONValue]()
-        for (i, s) in plan.slots.enumerated() {
+        for (i, s) in planned.enumerated() {
             var o: [(String, JSONValue)] = [
                 ("slot", .int(Int64(i))), ("id", .string(s.id)), ("source", .string(s.source)),
                 ("target", .string(s.target)), ("size", .int(Int64(stored[i].count))),
@@ -258,64 +230,57 @@ public enum Packer {
     }
 }
 
-/// Deterministic tar framing of a directory tree: entries sorted by name, uid/gid 0, fixed
-/// mtime when SOURCE_DATE_EPOCH is given, member paths under `prefix`.
+/// Deterministic listing of a directory tree for tar framing: entries sorted by name, uid/gid 0,
+/// fixed mtime when SOURCE_DATE_EPOCH is given, member paths under `prefix`.
 public enum TarBuilder {
-    public static func append(directory: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool = false, into out: inout [UInt8], slot: String) throws(EngineError) {
+    static func collect(directory: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool, slot: String) throws(EngineError) -> [TarItem] {
         guard FS.isDirectory(directory) else { throw EngineError(.config, "slot \"\(slot)\": source \(directory) is not a directory") }
+        var items = [TarItem]()
         if !prefix.isEmpty {
-            // Parents of the prefix, so that modes are explicit on extraction.
+            // Parents of the prefix, so that their modes are explicit on extraction.
             var acc = ""
             for c in prefix.split(separator: "/") {
                 acc = acc.isEmpty ? String(c) : acc + "/" + c
-                out += Tar.header(kind: .directory, path: acc, mode: 0o755, size: 0, mtime: mtime ?? 0)
+                items.append(TarItem(member: acc, kind: .directory, source: "", size: 0, mode: 0o755, mtime: mtime ?? 0, linkTarget: ""))
             }
         }
-        try walk(directory, rel: "", prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot)
+        try walk(directory, rel: "", prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &items, slot: slot)
+        return items
     }
 
-    static func appendFile(_ full: String, memberPath: String, mode: UInt32, mtime: Int64, into out: inout [UInt8], slot: String) throws(EngineError) {
-        let f: MappedFile
-        do { f = try MappedFile(path: full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(full): \(error.reason)") }
-        out += Tar.header(kind: .file, path: memberPath, mode: mode, size: f.size, mtime: mtime)
-        out.append(f.bytes)
-        out += [UInt8](repeating: 0, count: Tar.padding(after: f.size))
-    }
-
-    static func walk(_ base: String, rel: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool, into out: inout [UInt8], slot: String, depth: Int = 0) throws(EngineError) {
+    static func walk(_ base: String, rel: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool,
+                     into out: inout [TarItem], slot: String, depth: Int = 0) throws(EngineError) {
         let dir = rel.isEmpty ? base : base + "/" + rel
         let names: [String]
         do { names = try FS.listDirectory(dir) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
         for name in names {
             let r = rel.isEmpty ? name : rel + "/" + name
             let full = base + "/" + r
-            let memberPath = prefix.isEmpty ? r : prefix + "/" + r
-            let st: FS.Status
+            let member = prefix.isEmpty ? r : prefix + "/" + r
+            var st: FS.Status
             do { st = try FS.lstat(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
-            let t = mtime ?? st.mtime
-            if st.isDirectory {
-                out += Tar.header(kind: .directory, path: memberPath, mode: st.permissions, size: 0, mtime: t)
-                try walk(base, rel: r, prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot, depth: depth)
-            } else if st.isSymlink && !preserveSymlinks {
+            let viaLink = st.isSymlink
+            if viaLink {
+                if preserveSymlinks {
+                    let target: String
+                    do { target = try FS.readLink(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+                    out.append(TarItem(member: member, kind: .symlink, source: "", size: 0, mode: 0o777, mtime: mtime ?? st.mtime, linkTarget: target))
+                    continue
+                }
                 // Upstream 0.5.4 launchers refuse symlink members, so by default a link is stored
                 // as what it points at (a file's bytes, or a directory's tree).
-                let real: FS.Status
-                do { real = try FS.statFollowing(full) } catch {
+                do { st = try FS.statFollowing(full) } catch {
                     throw EngineError(.config, "slot \"\(slot)\": \(full) is a dangling symlink")
                 }
                 guard depth < 32 else { throw EngineError(.config, "slot \"\(slot)\": \(full): too many nested symlinked directories (a cycle?)") }
-                if real.isDirectory {
-                    out += Tar.header(kind: .directory, path: memberPath, mode: real.permissions, size: 0, mtime: t)
-                    try walk(base, rel: r, prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot, depth: depth + 1)
-                } else {
-                    try appendFile(full, memberPath: memberPath, mode: real.permissions, mtime: t, into: &out, slot: slot)
-                }
-            } else if st.isSymlink {
-                let target: String
-                do { target = try FS.readLink(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
-                out += Tar.header(kind: .symlink, path: memberPath, mode: 0o777, size: 0, linkTarget: target, mtime: t)
+            }
+            let t = mtime ?? st.mtime
+            if st.isDirectory {
+                out.append(TarItem(member: member, kind: .directory, source: "", size: 0, mode: st.permissions, mtime: t, linkTarget: ""))
+                try walk(base, rel: r, prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot,
+                         depth: depth + (viaLink ? 1 : 0))
             } else if st.isRegular {
-                try appendFile(full, memberPath: memberPath, mode: st.permissions, mtime: t, into: &out, slot: slot)
+                out.append(TarItem(member: member, kind: .file, source: full, size: st.size, mode: st.permissions, mtime: t, linkTarget: ""))
             } else {
                 throw EngineError(.config, "slot \"\(slot)\": \(full) is not a regular file, directory or symlink")
             }

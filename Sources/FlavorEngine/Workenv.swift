@@ -64,7 +64,7 @@ public enum Workenv {
     /// call extracted.
     @discardableResult
     public static func prepare(_ pkg: PackageReader, _ m: Metadata, _ p: WorkenvPaths, settings: Settings,
-                               log: (String) -> Void) throws(EngineError) -> Bool {
+                               log: @escaping @Sendable (String) -> Void) throws(EngineError) -> Bool {
         if settings.workenvCache && isValid(p, indexChecksum: pkg.index.indexChecksum, metadata: m) {
             try makeDirectories(m, p)
             return false
@@ -83,7 +83,7 @@ public enum Workenv {
     }
 
     static func extractLocked(_ pkg: PackageReader, _ m: Metadata, _ p: WorkenvPaths, settings: Settings,
-                              log: (String) -> Void) throws(EngineError) {
+                              log: @escaping @Sendable (String) -> Void) throws(EngineError) {
         // Nothing may trust the old state from here on; a crash now means "re-extract".
         _ = Glibc.unlink(p.completeMarker)
         do {
@@ -92,18 +92,18 @@ public enum Workenv {
             try FS.mkdirs(p.tmpDir, 0o700)
         } catch { throw .sys(error) }
         let staging = p.tmpDir + "/\(Process.id)"
-        let writer = try TreeWriter(root: staging)
         let slots = eagerSlots(m, settings: settings)
-        for (n, i) in slots.enumerated() {
-            log("[\(n + 1)/\(slots.count)] Extracting \(m.slots[i].id)...")
-            if settings.validation != .none {
-                do { try Verifier.verifySlot(pkg, i, m) } catch {
-                    if settings.validation == .strict || settings.validation == .standard { throw error }
-                    log("warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
-                }
-            }
-            _ = try Extractor.extract(pkg, slot: i, metadata: m, into: writer)
-        }
+        let lenient = settings.validation == .relaxed || settings.validation == .minimal
+        let level = settings.validation.rawValue
+        log("extracting \(slots.count) slots")
+        try FS.mkdirsOrThrow(staging)
+        _ = try Extractor.extractParallel(pkg, slots: slots, metadata: m, root: staging,
+                                          verify: settings.validation != .none,
+                                          workers: settings.workers > 0 ? settings.workers : WorkerPool.coreCount,
+                                          onVerifyFailure: { e in
+                                              if lenient { Process.printError("flavor-launcher: warning: \(e.message) (continuing: FLAVOR_VALIDATION=\(level))") }
+                                              return lenient
+                                          })
         // Publish: the old tree moves aside, staging takes its name, the old tree goes.
         let old = p.tmpDir + "/old-\(Process.id)"
         do {
@@ -132,29 +132,51 @@ public enum Workenv {
         } catch { throw .sys(error) }
     }
 
-    /// Extracts one slot on demand (lazy slots), under the lock; O(1) when already present.
+    /// The slot and the shards it was cut into at pack time (`<id>.part<k>`).
+    public static func shardGroup(_ m: Metadata, _ i: Int) -> [Int] {
+        var base = m.slots[i].id
+        if let dot = base.lastIndex(of: "."), base[base.index(after: dot)...].hasPrefix("part"),
+           Int(base[base.index(dot, offsetBy: 5)...]) != nil {
+            base = String(base[..<dot])
+        }
+        return m.slots.indices.filter { j in
+            let id = m.slots[j].id
+            guard id == base || id.hasPrefix(base + ".part") else { return false }
+            return id == base || Int(id.dropFirst(base.count + 5)) != nil
+        }
+    }
+
+    /// Extracts one slot (and its shards) on demand, for lazy slots: under the lock, verified
+    /// before a byte is written, published into the workenv. O(1) when already present.
     /// Returns the slot's path in the workenv.
     public static func ensure(_ pkg: PackageReader, _ m: Metadata, _ p: WorkenvPaths, slot i: Int, settings: Settings,
-                              log: (String) -> Void) throws(EngineError) -> String {
+                              log: @escaping @Sendable (String) -> Void) throws(EngineError) -> String {
         let target = TreeWriter.safeRelative(m.slots[i].relativeTarget).map { p.workenv + "/" + $0 } ?? p.workenv
-        if FS.exists(p.slotMarker(i)) && isValid(p, indexChecksum: pkg.index.indexChecksum, metadata: m) { return target }
+        let group = shardGroup(m, i)
+        func present() -> Bool { group.allSatisfy { FS.exists(p.slotMarker($0)) } }
+        if present() && isValid(p, indexChecksum: pkg.index.indexChecksum, metadata: m) { return target }
         try prepare(pkg, m, p, settings: settings, log: log)
-        if FS.exists(p.slotMarker(i)) { return target }
+        if present() { return target }
         let lock: FileLock
         do { lock = try FileLock(path: p.lockFile) } catch { throw .sys(error) }
         defer { withExtendedLifetime(lock) {} }
-        if FS.exists(p.slotMarker(i)) { return target }
-        // Verified before a byte of it is written.
-        try Verifier.verifySlot(pkg, i, m)
+        if present() { return target }
         let staging = p.tmpDir + "/ensure-\(Process.id)"
         try? FS.removeTree(staging)
-        let writer = try TreeWriter(root: staging)
-        _ = try Extractor.extract(pkg, slot: i, metadata: m, into: writer)
+        try FS.mkdirsOrThrow(staging)
+        let missing = group.filter { !FS.exists(p.slotMarker($0)) }
+        do throws(EngineError) {
+            _ = try Extractor.extractParallel(pkg, slots: missing, metadata: m, root: staging, verify: true,
+                                              workers: settings.workers > 0 ? settings.workers : WorkerPool.coreCount)
+        } catch {
+            try? FS.removeTree(staging)
+            throw error
+        }
         do {
             try publishEntries(from: staging, into: p.workenv)
             try FS.removeTree(staging)
             try FS.mkdirs(p.slotsDir, 0o700)
-            try FS.writeFileAtomically(p.slotMarker(i), [], mode: 0o600)
+            for j in missing { try FS.writeFileAtomically(p.slotMarker(j), [], mode: 0o600) }
         } catch { throw .sys(error) }
         return target
     }

@@ -112,3 +112,63 @@ struct InteropTests {
         #expect(try run(Tools.flavor, ["verify", out]).status == 0)
     }
 }
+
+@Suite("sharded directory slots", .enabled(if: Tools.interopEnabled, "upstream helpers not fetched (scripts/fetch-upstream)"))
+struct ShardInteropTests {
+    /// A tree over the 8 MiB shard size: 40 files of 300 KiB of incompressible-ish bytes.
+    static func bigTree(_ d: TempDir) throws -> String {
+        var state: UInt64 = 42
+        for f in 0..<40 {
+            var bytes = [UInt8](repeating: 0, count: 300 * 1024)
+            for i in stride(from: 0, to: bytes.count, by: 8) {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                z ^= z >> 31
+                for k in 0..<8 { bytes[i + k] = UInt8(truncatingIfNeeded: z >> (8 * UInt64(k))) }
+            }
+            let path = d.sub("big/dir\(f % 4)/file\(f).bin")
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        return d.sub("big")
+    }
+
+    @Test("a directory over the shard size becomes several tgz slots that every launcher unpacks to the same tree",
+          arguments: ["ours", "rs", "go"])
+    func shardedRuns(_ launcher: String) throws {
+        let d = TempDir()
+        let tree = try Self.bigTree(d)
+        try d.write("m.json", """
+            {"package": {"name": "big", "version": "1"}, "execution": {"command": "/bin/true"},
+             "slots": [{"id": "big", "source": "\(tree)", "target": "opt/big", "operations": "tgz"}]}
+            """)
+        let l = launcher == "ours" ? Tools.launcher : try Tools.upstream("flavor-\(launcher)-launcher")
+        let pkg = try flavorPack(d.sub("m.json"), d.sub("big.psp"), launcher: l)
+        let inspect = try JSONSerialization.jsonObject(with: Data(try run(Tools.flavor, ["inspect", "--json", pkg]).stdout.utf8)) as? [String: Any]
+        let ids = (inspect?["slots"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ids.count >= 2 && ids[0] == "big" && ids[1] == "big.part2", "\(ids)")
+        let r = try run(pkg, [], env: ["FLAVOR_CACHE_DIR": d.sub("c")])
+        #expect(r.status == 0, "\(r.output)")
+        let diff = try run("/usr/bin/diff", ["-r", tree, d.sub("c/workenv/big/opt/big")])
+        #expect(diff.status == 0, "\(diff.output)")
+    }
+
+    @Test("ensure extracts every shard of a lazy directory slot")
+    func lazyShards() throws {
+        let d = TempDir()
+        let tree = try Self.bigTree(d)
+        try d.write("m.json", """
+            {"package": {"name": "lz", "version": "1"}, "execution": {"command": "/bin/true"},
+             "slots": [{"id": "big", "source": "\(tree)", "target": "opt/big", "operations": "tgz", "lifecycle": "lazy"}]}
+            """)
+        let pkg = try flavorPack(d.sub("m.json"), d.sub("lz.psp"))
+        let env = ["FLAVOR_CACHE_DIR": d.sub("c")]
+        #expect(try run(pkg, [], env: env).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: d.sub("c/workenv/lz/opt/big")))
+        let e = try run(pkg, ["ensure", "big"], env: env.merging(["FLAVOR_LAUNCHER_CLI": "1"]) { $1 })
+        #expect(e.status == 0, "\(e.output)")
+        #expect(try run("/usr/bin/diff", ["-r", tree, d.sub("c/workenv/lz/opt/big")]).status == 0)
+    }
+}
