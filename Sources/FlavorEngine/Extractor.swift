@@ -33,8 +33,10 @@ public enum Extractor {
                 let mode = UInt32(d.permissions) == 0 ? 0o600 : UInt32(d.permissions)
                 try writer.writeFile(rel, data, mode: mode, what: label)
             }
+            // Queued io_uring writes point into `data`: wait for them while it is alive.
+            try writer.flush()
         }
-        writer.finish()
+        try writer.finish()
         return Outcome(files: writer.filesWritten - before.0, bytes: writer.bytesWritten - before.1, relativePath: rel)
     }
 }

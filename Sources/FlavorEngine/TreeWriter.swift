@@ -1,4 +1,5 @@
 import FlavorFormat
+import FlavorRing
 import FlavorSys
 #if canImport(Glibc)
 import Glibc
@@ -15,10 +16,26 @@ public final class TreeWriter {
     private var deferredDirModes: [(String, UInt32)] = []
     public private(set) var filesWritten = 0
     public private(set) var bytesWritten = 0
+    /// io_uring batcher when the uring backend is in use; file data handed to it must stay
+    /// alive until `flush()` (the extractor flushes before the decoded buffer goes away).
+    private let ring: RingFileWriter?
+    private var pendingPaths: [String] = []
+    private static let umask: UInt32 = { let m = Glibc.umask(0o022); _ = Glibc.umask(m); return UInt32(m) }()
 
-    public init(root: String) throws(EngineError) {
+    public init(root: String, backend: WriteBackend = .current) throws(EngineError) {
         self.root = root
+        ring = backend == .uring ? RingFileWriter(window: 64) : nil
         do { try FS.mkdirs(root, 0o700) } catch { throw .sys(error) }
+    }
+
+    /// Waits for queued io_uring writes; throws the first failure with its path.
+    public func flush() throws(EngineError) {
+        guard let ring else { return }
+        defer { pendingPaths.removeAll(keepingCapacity: true) }
+        if let f = ring.flush() {
+            let path = f.tag < pendingPaths.count ? pendingPaths[f.tag] : root
+            throw EngineError(.extraction, "write \(path): \(f.reason)")
+        }
     }
 
     /// Normalised relative path, or nil if it is absolute, empty, has a NUL, or climbs with `..`.
@@ -91,7 +108,8 @@ public final class TreeWriter {
         }
     }
 
-    /// Writes one regular file from `data`, mode masked to 0o1777 (no setuid/setgid from packages).
+    /// Writes one regular file from `data`. With the io_uring backend the bytes are written at
+    /// the next `flush()` (or `finish()`), so `data` must stay alive until then. Mode masked to 0o1777 (no setuid/setgid from packages).
     public func writeFile(_ rel: String, _ data: ByteReader, mode: UInt32, what: String) throws(EngineError) {
         guard let rel = Self.safeRelative(rel) else {
             throw EngineError(.extraction, "\(what): refused path outside the root \"\(rel)\"")
@@ -99,12 +117,21 @@ public final class TreeWriter {
         try prepareParents(rel, what: what)
         if symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
         let full = root + "/" + rel
-        do {
-            let fd = try FS.open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode & 0o1777)
-            defer { FS.close(fd) }
-            try FS.writeAll(fd, data, path: full)
-            // O_CREAT's mode is filtered by umask and ignored for an existing file.
-            _ = Glibc.fchmod(fd, mode_t(mode & 0o1777))
+        let m = mode & 0o1777
+        do throws(SysError) {
+            let fd = try FS.open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, m)
+            // O_CREAT's mode is filtered by umask; put back what the umask took away.
+            if m & Self.umask != 0 { _ = Glibc.fchmod(fd, mode_t(m)) }
+            if let ring {
+                pendingPaths.append(full)
+                let failure = data.withUnsafeBytes { ring.write(fd: fd, bytes: $0, tag: pendingPaths.count - 1) }
+                if let f = failure {
+                    throw SysError(op: "write", path: f.tag < pendingPaths.count ? pendingPaths[f.tag] : full, errno: f.errno)
+                }
+            } else {
+                defer { FS.close(fd) }
+                try FS.writeAll(fd, data, path: full)
+            }
         } catch {
             throw .sys(error, .extraction)
         }
@@ -167,11 +194,14 @@ public final class TreeWriter {
             case .hardlink: try makeHardlink(e.path, target: e.linkTarget, what: what)
             }
         }
+        // Queued writes point into `archive`, which the caller may free after we return.
+        try flush()
     }
 
     /// Applies directory modes from tar members last, deepest first, once all children exist.
     /// The owner always keeps rwx on directories, so a workenv can be re-extracted and removed.
-    public func finish() {
+    public func finish() throws(EngineError) {
+        try flush()
         for (rel, mode) in deferredDirModes.reversed() { _ = Glibc.chmod(root + "/" + rel, mode_t(mode)) }
         deferredDirModes.removeAll()
     }

@@ -45,7 +45,8 @@ func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd:
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
     var e = inheritEnv ? ProcessInfo.processInfo.environment : [:]
-    for k in e.keys where k.hasPrefix("FLAVOR_") && k != "FLAVOR_REQUIRE" { e[k] = nil }
+    // The suite runs once per write backend (scripts/test), so FLAVOR_IO passes through.
+    for k in e.keys where k.hasPrefix("FLAVOR_") && k != "FLAVOR_REQUIRE" && k != "FLAVOR_IO" { e[k] = nil }
     for (k, v) in env { e[k] = v }
     p.environment = e
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+@Suite("write backends: io_uring and plain syscalls, probe and fallback")
+struct WriteBackendTests {
+    /// Runs a program with io_uring_setup refused by seccomp (EPERM), as Docker's default profile does.
+    static func noUringWrapper(_ d: TempDir) throws -> String {
+        try d.write("no-uring.c", """
+            #include <errno.h>
+            #include <linux/filter.h>
+            #include <linux/seccomp.h>
+            #include <stddef.h>
+            #include <sys/prctl.h>
+            #include <sys/syscall.h>
+            #include <unistd.h>
+            int main(int argc, char **argv) {
+                struct sock_filter f[] = {
+                    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                };
+                struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+                if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) return 126;
+                execv(argv[1], argv + 1);
+                return 127;
+            }
+            """)
+        let r = try run("/usr/bin/cc", ["-O", "-o", d.sub("no-uring"), d.sub("no-uring.c")])
+        try #require(r.status == 0, "cc: \(r.output)")
+        return d.sub("no-uring")
+    }
+
+    @Test("with FLAVOR_IO=uring the extraction really goes through io_uring")
+    func uringUsed() throws {
+        let app = try DemoApp()
+        let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
+        let r = try run("/usr/bin/strace", ["-f", "-c", "-o", app.dir.sub("st"), Tools.flavor, "extract-all", "-q", pkg, app.dir.sub("out")],
+                        env: ["FLAVOR_IO": "uring"])
+        #expect(r.status == 0, "\(r.output)")
+        let summary = try String(contentsOfFile: app.dir.sub("st"), encoding: .utf8)
+        #expect(summary.contains("io_uring_enter"))
+        #expect(try run("/usr/bin/diff", ["-r", app.dir.sub("tree/data"), app.dir.sub("out/data")]).status == 0)
+    }
+
+    @Test("when io_uring_setup is refused, FLAVOR_IO=uring and auto fall back to plain syscalls and still extract", arguments: ["uring", "auto"])
+    func fallback(_ mode: String) throws {
+        let app = try DemoApp()
+        let wrapper = try Self.noUringWrapper(app.dir)
+        let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
+        let r = try run(wrapper, [Tools.flavor, "extract-all", "-q", pkg, app.dir.sub("out")], env: ["FLAVOR_IO": mode])
+        #expect(r.status == 0, "\(r.output)")
+        if mode == "uring" { #expect(r.stderr.contains("using plain syscalls") && r.stderr.contains("not permitted"), "\(r.stderr)") }
+        #expect(try run("/usr/bin/diff", ["-r", app.dir.sub("tree/data"), app.dir.sub("out/data")]).status == 0)
+        // The launcher falls back the same way.
+        let l = try run(wrapper, [pkg, "x"], env: ["FLAVOR_IO": mode, "FLAVOR_CACHE_DIR": app.dir.sub("c")])
+        #expect(l.status == 0 && l.stdout.contains("args:x"), "\(l.output)")
+    }
+}
