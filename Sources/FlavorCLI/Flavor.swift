@@ -14,7 +14,7 @@ struct Flavor: ParsableCommand {
         """,
         version: Packer.toolVersion,
         subcommands: [PackCommand.self, VerifyCommand.self, InspectCommand.self, ExtractCommand.self,
-                      ExtractAllCommand.self, KeygenCommand.self, WorkenvCommand.self])
+                      ExtractAllCommand.self, KeygenCommand.self, WorkenvCommand.self, BenchCommand.self])
 }
 
 struct GlobalOptions: ParsableArguments {

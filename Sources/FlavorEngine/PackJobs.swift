@@ -88,11 +88,14 @@ extension Packer {
     }
 
     static func encodeParallel(_ jobs: [PackJob], plan: PackPlan) throws(EngineError) -> [EncodedSlot] {
+        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, zstdLevel: plan.zstdLevel)
+    }
+
+    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, zstdLevel: Int32) throws(EngineError) -> [EncodedSlot] {
         let store = EncodedStore(count: jobs.count)
         let sink = ErrorSink()
         let sizes = jobs.map(\.estimatedBytes)
         let order = jobs.indices.sorted { sizes[$0] > sizes[$1] }
-        let gzipLevel = plan.gzipLevel, zstdLevel = plan.zstdLevel
         let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
         WorkerPool.parallelFor(jobs: jobs.count, workers: workers) { n, _ in
             if sink.failed { return }

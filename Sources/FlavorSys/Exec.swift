@@ -73,3 +73,12 @@ public final class FileLock {
         FS.close(fd)
     }
 }
+
+public enum MonotonicClock {
+    /// Seconds on CLOCK_MONOTONIC.
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

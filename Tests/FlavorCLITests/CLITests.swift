@@ -199,3 +199,39 @@ struct CLITests {
         #expect(left.isEmpty)
     }
 }
+
+@Suite("flavor bench and the zstd codec")
+struct BenchAndZstdTests {
+    @Test("bench --json on a directory gives one row per codec with ratio and both throughputs")
+    func benchJSON() throws {
+        let app = try DemoApp()
+        let r = try run(Tools.flavor, ["bench", app.dir.sub("tree"), "--codecs", "gzip:1,gzip:9,zstd:3,none", "--workers", "1", "--repeats", "1", "--json"])
+        #expect(r.status == 0, "\(r.output)")
+        let j = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let rows = try #require(j["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["codec"] as? String ?? "" } == ["gzip:1", "gzip:9", "zstd:3", "none"])
+        for row in rows {
+            #expect((row["ratio"] as? Double ?? 0) > 0)
+            #expect((row["pack_mb_s"] as? Double ?? 0) > 0)
+            #expect((row["unpack_mb_s"] as? Double ?? 0) > 0)
+        }
+        #expect(rows[3]["ratio"] as? Double == 1.0)
+        #expect((rows[1]["ratio"] as? Double ?? 1) < 1.0)
+        let bad = try run(Tools.flavor, ["bench", app.dir.sub("tree"), "--codecs", "lz4"])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown codec"))
+    }
+
+    @Test("pack --codec zstd warns that the package needs flavor-launcher, and flavor-launcher runs it")
+    func zstdPackage() throws {
+        let app = try DemoApp()
+        let r = try run(Tools.flavor, ["pack", "--manifest", try app.manifest(), "--output", app.dir.sub("z.psp"),
+                                       "--launcher-bin", Tools.launcher, "--key-seed", "s", "--codec", "zstd"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stderr.contains("zstd") && r.stderr.contains("flavor-launcher"))
+        let i = try JSONSerialization.jsonObject(with: Data(try run(Tools.flavor, ["inspect", "--json", app.dir.sub("z.psp")]).stdout.utf8)) as? [String: Any]
+        #expect(((i?["slots"] as? [[String: Any]])?[1]["operations"] as? String) == "tar|zstd")
+        let out = try run(app.dir.sub("z.psp"), ["zz"], env: ["FLAVOR_CACHE_DIR": app.dir.sub("c")])
+        #expect(out.status == 0 && out.stdout.contains("args:zz") && out.stdout.contains("file:./data/nested/b.txt 2500"))
+        #expect(try run(Tools.flavor, ["verify", app.dir.sub("z.psp")]).status == 0)
+    }
+}
