@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "FlavorSys",
                 dependencies: ["FlavorFormat", "CSodium", "CDeflate", "CZstd", "CCrypto"],
                 linkerSettings: staticC),
-        .target(name: "FlavorRing", dependencies: ["CURing"],
+        .target(name: "FlavorRing", dependencies: ["CURing", "FlavorFormat"],
                 linkerSettings: [.linkedLibrary(":liburing.a")]),
         .target(name: "FlavorFormat"),
         .target(name: "FlavorEngine", dependencies: ["FlavorFormat", "FlavorSys", "FlavorRing"]),

@@ -124,7 +124,7 @@ public final class TreeWriter {
             if m & Self.umask != 0 { _ = Glibc.fchmod(fd, mode_t(m)) }
             if let ring {
                 pendingPaths.append(full)
-                let failure = data.withUnsafeBytes { ring.write(fd: fd, bytes: $0, tag: pendingPaths.count - 1) }
+                let failure = ring.write(fd: fd, data: data, tag: pendingPaths.count - 1)
                 if let f = failure {
                     throw SysError(op: "write", path: f.tag < pendingPaths.count ? pendingPaths[f.tag] : full, errno: f.errno)
                 }

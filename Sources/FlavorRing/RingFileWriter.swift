@@ -1,4 +1,5 @@
 internal import CURing
+import FlavorFormat
 
 // Invariants: one RingFileWriter belongs to one thread (SINGLE_ISSUER). Buffers handed to
 // `write` are the caller's and must stay valid and unchanged until `flush()` returns; the ring
@@ -33,6 +34,11 @@ public final class RingFileWriter {
     public func write(fd: Int32, bytes: UnsafeRawBufferPointer, tag: Int) -> RingFailure? {
         let r = CURing_writer_write(state, fd, bytes.baseAddress, bytes.count, tag)
         return r < 0 ? RingFailure(tag: Int(state.pointee.fail_tag), errno: -r) : nil
+    }
+
+    /// Queues a window (e.g. tar member data inside a decoded shard); it must outlive `flush()`.
+    public func write(fd: Int32, data: ByteReader, tag: Int) -> RingFailure? {
+        data.withUnsafeBytes { write(fd: fd, bytes: $0, tag: tag) }
     }
 
     /// Waits until every queued file is written and closed.
