@@ -13,6 +13,17 @@ public enum LauncherExit {
     public static let integrity: Int32 = 107
     public static let config: Int32 = 109
 
+    /// What the user can do about it, appended to the one error line.
+    public static func hint(for e: EngineError) -> String {
+        switch e.kind {
+        case .integrity: return " (the package is damaged or was modified; get a fresh copy, or see FLAVOR_VALIDATION)"
+        case .unreadable, .format: return " (not a complete PSPF/2025 package; was the download cut short?)"
+        case .io: return " (check free space and permissions of the cache, or set FLAVOR_CACHE_DIR)"
+        case .extraction: return " (the workenv was not published; the next launch retries)"
+        case .config, .execution: return ""
+        }
+    }
+
     public static func code(for e: EngineError) -> Int32 {
         switch e.kind {
         case .unreadable, .format: return format

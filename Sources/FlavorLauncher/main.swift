@@ -26,6 +26,6 @@ do {
         : try Launch.run(exe: exe, args: args, settings: settings)
     Process.exit(code)
 } catch {
-    Process.printError("flavor-launcher: \(error.message)")
+    Process.printError("flavor-launcher: \(error.message)\(LauncherExit.hint(for: error))")
     Process.exit(LauncherExit.code(for: error))
 }

@@ -221,3 +221,54 @@ struct LauncherTests {
         #expect(try run(bad, ["verify"], env: env).status == 1)
     }
 }
+
+@Suite("flavor workenv and the default launcher")
+struct WorkenvCLITests {
+    @Test("workenv list/info/remove/clean see the launcher's cache and remove what they are asked to")
+    func workenvCommands() throws {
+        let app = try DemoApp()
+        let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
+        let env = ["FLAVOR_CACHE_DIR": app.dir.sub("cache")]
+        #expect(try run(pkg, [], env: env).status == 0)
+        let list = try run(Tools.flavor, ["workenv", "list", "--json"], env: env)
+        #expect(list.status == 0)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 1 && rows.first?["name"] as? String == "demo" && rows.first?["complete"] as? Bool == true)
+        #expect((rows.first?["files"] as? Int ?? 0) >= 4)
+        let info = try run(Tools.flavor, ["workenv", "info", "demo"], env: env)
+        #expect(info.status == 0 && info.stdout.contains("complete"))
+        #expect(try run(Tools.flavor, ["workenv", "info", "nope"], env: env).status == 1)
+        #expect(try run(Tools.flavor, ["workenv", "remove", "demo"], env: env).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/demo")))
+        #expect(!FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/.demo.pspf")))
+        // Re-extracted on the next launch, then cleaned (--older-than 0 matches everything).
+        #expect(try run(pkg, [], env: env).status == 0)
+        #expect(try run(Tools.flavor, ["workenv", "clean", "--older-than", "1"], env: env).stdout.contains("nothing to clean"))
+        #expect(try run(Tools.flavor, ["workenv", "clean"], env: env).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/demo")))
+    }
+
+    @Test("flavor pack uses the flavor-launcher next to it when --launcher-bin is not given")
+    func defaultLauncher() throws {
+        let app = try DemoApp()
+        let out = app.dir.sub("d.psp")
+        let r = try run(Tools.flavor, ["pack", "--manifest", try app.manifest(), "--output", out, "--key-seed", "s", "-q"])
+        #expect(r.status == 0, "\(r.output)")
+        let launcherSize = try FileManager.default.attributesOfItem(atPath: Tools.launcher)[.size] as? Int
+        let i = try JSONSerialization.jsonObject(with: Data(try run(Tools.flavor, ["inspect", "--json", out]).stdout.utf8)) as? [String: Any]
+        #expect((i?["launcher"] as? [String: Any])?["size"] as? Int == launcherSize)
+        #expect(try run(out, ["d"], env: ["FLAVOR_CACHE_DIR": app.dir.sub("c")]).stdout.contains("args:d"))
+    }
+
+    @Test("a launcher error is one line naming what failed and what to do")
+    func errorLine() throws {
+        let app = try DemoApp()
+        let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
+        try Tamper.metadataByte.apply(pkg, app.dir.sub("bad.psp"))
+        let r = try run(app.dir.sub("bad.psp"), [], env: ["FLAVOR_CACHE_DIR": app.dir.sub("c")])
+        #expect(r.status == 107)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("metadata-checksum") && r.stderr.contains("get a fresh copy"))
+    }
+}
