@@ -85,6 +85,7 @@ struct InteropTests {
     func pspfdumpAccepts() throws {
         let app = try DemoApp()
         let pkg = try Self.build(app, .flavor, .ours, name: "dump")
+        try #require(FileManager.default.fileExists(atPath: Tools.pspfdump), "\(Tools.pspfdump) missing: shared/ must sit beside the checkout")
         let r = try run("/usr/bin/env", ["python3", Tools.pspfdump, pkg])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.stdout.contains("start magic f09f93a6 ok") && r.stdout.contains("end magic f09faa84 ok"))
