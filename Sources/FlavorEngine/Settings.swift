@@ -19,6 +19,8 @@ public struct Settings: Sendable {
     public var maxSlotBytes = 8 << 30
     public var workers = 0   // 0 = one per core
     public var includeDevSlots = false
+    /// Set on hosts where the benchmark shows io_uring ahead of plain syscalls.
+    public var ioAutoPrefersUring = false
 
     public static var current: Settings { Settings(lookup: Env.get) }
 
@@ -35,6 +37,7 @@ public struct Settings: Sendable {
         if let v = lookup("FLAVOR_LAUNCHER_LOG_LEVEL") ?? lookup("FLAVOR_LOG_LEVEL") { logLevel = v.lowercased() }
         if let v = lookup("FLAVOR_MAX_SLOT_BYTES"), let n = Int(v), n > 0 { maxSlotBytes = n }
         if let v = lookup("FLAVOR_WORKERS"), let n = Int(v), n > 0 { workers = n }
+        ioAutoPrefersUring = lookup("FLAVOR_IO_AUTO_PREFERS")?.lowercased() == "uring"
         if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
     }
 

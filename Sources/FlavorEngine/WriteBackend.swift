@@ -22,7 +22,7 @@ public enum WriteBackend: String, Sendable {
             if let why = uringUnavailableReason { warn("FLAVOR_IO=uring: \(why); using plain syscalls"); return .posix }
             return .uring
         case .auto:
-            if uringUnavailableReason == nil, Env.get("FLAVOR_IO_AUTO_PREFERS") == "uring" { return .uring }
+            if uringUnavailableReason == nil, s.ioAutoPrefersUring { return .uring }
             return .posix
         }
     }

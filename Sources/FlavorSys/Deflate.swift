@@ -123,17 +123,6 @@ public final class Inflater {
     }
 }
 
-public enum Checksums {
-    /// zlib-compatible Adler-32, via libdeflate.
-    public static func adler32(_ buf: UnsafeRawBufferPointer, initial: UInt32 = 1) -> UInt32 {
-        libdeflate_adler32(initial, buf.baseAddress, buf.count)
-    }
-
-    public static func crc32(_ buf: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
-        libdeflate_crc32(initial, buf.baseAddress, buf.count)
-    }
-}
-
 extension Inflater {
     /// gunzip of a window with unknown decoded size, capped at `limit`.
     public func gunzip(_ input: ByteReader, limit: Int) throws(CodecError) -> [UInt8] {
