@@ -97,13 +97,19 @@ public enum Workenv {
         let level = settings.validation.rawValue
         log("extracting \(slots.count) slots")
         try FS.mkdirsOrThrow(staging)
-        _ = try Extractor.extractParallel(pkg, slots: slots, metadata: m, root: staging,
-                                          verify: settings.validation != .none,
-                                          workers: settings.workers > 0 ? settings.workers : WorkerPool.coreCount,
-                                          onVerifyFailure: { e in
-                                              if lenient { Process.printError("flavor-launcher: warning: \(e.message) (continuing: FLAVOR_VALIDATION=\(level))") }
-                                              return lenient
-                                          })
+        do throws(EngineError) {
+            _ = try Extractor.extractParallel(pkg, slots: slots, metadata: m, root: staging,
+                                              verify: settings.validation != .none,
+                                              workers: settings.workers > 0 ? settings.workers : WorkerPool.coreCount,
+                                              onVerifyFailure: { e in
+                                                  if lenient { Process.printError("flavor-launcher: warning: \(e.message) (continuing: FLAVOR_VALIDATION=\(level))") }
+                                                  return lenient
+                                              })
+        } catch {
+            // Nothing half-extracted stays behind (a SIGKILL's leftovers go at the next extraction).
+            try? FS.removeTree(staging)
+            throw error
+        }
         // Publish: the old tree moves aside, staging takes its name, the old tree goes.
         let old = p.tmpDir + "/old-\(Process.id)"
         do {

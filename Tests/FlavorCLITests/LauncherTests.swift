@@ -272,3 +272,59 @@ struct WorkenvCLITests {
         #expect(r.stderr.contains("metadata-checksum") && r.stderr.contains("get a fresh copy"))
     }
 }
+
+/// A small tmpfs, to run out of space on purpose (root only; mounted for one test).
+final class TinyFS {
+    let path: String
+    let mounted: Bool
+    init(size: String) {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tinyfs-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        mounted = (try? run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path]).status) == 0
+    }
+    deinit {
+        if mounted { _ = try? run("/bin/umount", [path]) }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+    static var available: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount") }
+}
+
+@Suite("disk full", .enabled(if: TinyFS.available, "needs root to mount a small tmpfs"))
+struct DiskFullTests {
+    static func bigApp() throws -> (DemoApp, String) {
+        let app = try DemoApp()
+        var state: UInt64 = 7
+        var blob = [UInt8](repeating: 0, count: 3 << 20)
+        for i in blob.indices { state = state &* 6364136223846793005 &+ 1442695040888963407; blob[i] = UInt8(truncatingIfNeeded: state >> 33) }
+        try Data(blob).write(to: URL(fileURLWithPath: app.dir.sub("tree/data/blob.bin")))
+        return (app, try app.manifest())
+    }
+
+    @Test("a launch that runs out of space fails with the reason, runs nothing, and leaves no trusted workenv")
+    func launchDiskFull() throws {
+        let (app, m) = try Self.bigApp()
+        let pkg = try flavorPack(m, app.dir.sub("demo.psp"))
+        let fs = TinyFS(size: "1m")
+        try #require(fs.mounted)
+        let marker = app.dir.sub("ran")
+        let r = try run(pkg, [], env: ["FLAVOR_CACHE_DIR": fs.path, "MARKER": marker])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(!FileManager.default.fileExists(atPath: fs.path + "/workenv/.demo.pspf/instance/extract/complete"))
+        #expect(!FileManager.default.fileExists(atPath: fs.path + "/workenv/demo"))
+        let staging = (try? FileManager.default.contentsOfDirectory(atPath: fs.path + "/workenv/.demo.pspf/tmp")) ?? []
+        #expect(staging.isEmpty, "\(staging)")
+    }
+
+    @Test("a pack whose output runs out of space fails and leaves no partial file")
+    func packDiskFull() throws {
+        let (app, m) = try Self.bigApp()
+        let fs = TinyFS(size: "1m")
+        try #require(fs.mounted)
+        let r = try run(Tools.flavor, ["pack", "--manifest", m, "--output", fs.path + "/demo.psp", "--launcher-bin", Tools.launcher, "--key-seed", "s"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fs.path).isEmpty)
+    }
+}
