@@ -235,3 +235,30 @@ struct BenchAndZstdTests {
         #expect(try run(Tools.flavor, ["verify", app.dir.sub("z.psp")]).status == 0)
     }
 }
+
+@Suite("gzip bombs")
+struct GzipBombTests {
+    @Test("a gzip slot that inflates past FLAVOR_MAX_SLOT_BYTES is refused with the reason, nothing extracted")
+    func bomb() throws {
+        let d = TempDir()
+        // 256 MiB of zeros gzip to about 250 KB; upstream-style file slot, so no declared size.
+        let gz = d.sub("bomb.gz")
+        let r0 = try run("/bin/sh", ["-c", "head -c 268435456 /dev/zero | gzip -1 > \(gz)"])
+        try #require(r0.status == 0)
+        try d.write("m.json", """
+            {"package": {"name": "bomb", "version": "1"}, "execution": {"command": "/bin/true"},
+             "slots": [{"id": "bomb", "source": "\(gz)", "target": "data/zeros", "operations": "gzip"}]}
+            """)
+        let pkg = try flavorPack(d.sub("m.json"), d.sub("bomb.psp"))
+        let limit = ["FLAVOR_MAX_SLOT_BYTES": String(16 << 20)]
+        let x = try run(Tools.flavor, ["extract-all", pkg, d.sub("out")], env: limit)
+        #expect(x.status == 1)
+        #expect(x.stderr.contains("exceeds the limit"), "\(x.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d.sub("out")))
+        let l = try run(pkg, [], env: limit.merging(["FLAVOR_CACHE_DIR": d.sub("c")]) { $1 })
+        #expect(l.status == 103 && l.stderr.contains("exceeds the limit"), "\(l.stderr)")
+        // Within the limit it extracts fine.
+        #expect(try run(Tools.flavor, ["extract-all", "-q", pkg, d.sub("ok")], env: ["FLAVOR_MAX_SLOT_BYTES": String(512 << 20)]).status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: d.sub("ok/data/zeros"))[.size] as? Int) == 268435456)
+    }
+}
