@@ -20,6 +20,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated codecs: gzip:LEVEL (1-12), zstd:LEVEL (1-22), none.") var codecs = "gzip:1,gzip:6,gzip:9,gzip:12,zstd:3,zstd:19,none"
     @Option(help: "Comma-separated worker counts.") var workers: String?
     @Option(help: "Runs per cell; the best is reported.") var repeats = 3
+    @Flag(help: "Instead of codecs: time extraction of DIR with plain syscalls and with io_uring on the cache's file system, and save the faster as this host's FLAVOR_IO=auto choice.") var calibrateIO = false
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -28,6 +29,7 @@ struct BenchCommand: ParsableCommand {
         else if let c = corpus { dir = (Env.get("FLAVOR_CORPORA_DIR") ?? "corpora/.cache") + "/" + c }
         else { throw ValidationError("give a DIRECTORY or --corpus NAME") }
         guard FS.isDirectory(dir) else { fail("\(dir) is not a directory\(corpus != nil ? " (materialise the corpus with scripts/bench first)" : "")") }
+        if calibrateIO { return try calibrate(dir) }
         var specs = [CodecBench.Codec]()
         for t in codecs.split(separator: ",") {
             guard let c = CodecBench.Codec(String(t)) else { throw ValidationError("unknown codec \"\(t)\" (gzip:1-12, zstd:1-22, none)") }
@@ -59,5 +61,22 @@ struct BenchCommand: ParsableCommand {
             printLine("\(pad(r.codec, 9)) \(pad(String(r.workers), 7)) \(pad(ratio, 7)) \(pad(String(Int(Double(r.storedBytes) / 1e6 * 10) / 10), 10)) \(pad(String(Int(r.packMBps)), 10)) \(pad(String(Int(r.unpackMBps)), 12))")
         }
         if let first = rows.first { printLine("input: \(first.inputBytes) bytes of tar from \(dir)") }
+    }
+
+    func calibrate(_ dir: String) throws {
+        let settings = Settings.current
+        guard let launcher = defaultLauncherPath() ?? Exec.selfPath() else { fail("cannot find a launcher to pack with") }
+        let r: IOCalibration.Result
+        do { r = try IOCalibration.run(directory: dir, launcher: launcher, settings: settings, repeats: max(3, repeats)) } catch { fail(error.message) }
+        let file = WriteBackend.preferenceFile(settings)
+        do { try FS.writeFileAtomically(file, Array((r.preferred.rawValue + "\n").utf8), mode: 0o644) } catch { fail("\(error)") }
+        if global.json {
+            printLine(JSONValue.object([("files", .int(Int64(r.files))), ("posix_seconds", .double(r.posixSeconds)),
+                                        ("uring_seconds", r.uringSeconds.map { .double($0) } ?? .null),
+                                        ("preferred", .string(r.preferred.rawValue)), ("saved_to", .string(file))]).serializedString(pretty: true))
+        } else {
+            let uring = r.uringSeconds.map { "\(Int($0 * 1000)) ms" } ?? "unavailable (\(WriteBackend.uringUnavailableReason ?? "?"))"
+            printLine("extract \(r.files) files: posix \(Int(r.posixSeconds * 1000)) ms, io_uring \(uring) (median)\nFLAVOR_IO=auto will use \(r.preferred.rawValue) on this host (saved to \(file))")
+        }
     }
 }

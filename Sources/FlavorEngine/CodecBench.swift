@@ -90,3 +90,46 @@ public enum CodecBench {
         return rows
     }
 }
+
+/// Times extraction with each write backend on the cache's own file system, so that
+/// FLAVOR_IO=auto can follow what this host measures.
+public enum IOCalibration {
+    public struct Result: Sendable {
+        public var posixSeconds: Double
+        public var uringSeconds: Double?   // nil when io_uring is unavailable
+        public var files: Int
+        public var preferred: WriteBackend { (uringSeconds ?? .infinity) < posixSeconds ? .uring : .posix }
+    }
+
+    /// Packs `directory` with `launcher` into a scratch package under the cache root, extracts it
+    /// `repeats` times per backend (alternating), and returns the medians.
+    public static func run(directory: String, launcher: String, settings: Settings, repeats: Int) throws(EngineError) -> Result {
+        let scratch = settings.cacheRoot + "/calibrate-\(Process.id)"
+        try FS.mkdirsOrThrow(scratch)
+        defer { try? FS.removeTree(scratch) }
+        var plan = PackPlan(name: "calibrate", version: "0", launcherPath: launcher, command: "/bin/true", key: Ed25519.keyPair(seedString: "calibrate"))
+        plan.slots = [PackSlot(id: "tree", source: directory, target: "{workenv}", content: .directory(directory), chain: .tgz)]
+        let pkgPath = scratch + "/calibrate.psp"
+        _ = try Packer.pack(plan, to: pkgPath)
+        let pkg = try PackageReader(path: pkgPath)
+        let m = try Verifier.verifyHeader(pkg)
+        let workers = settings.workers > 0 ? settings.workers : WorkerPool.coreCount
+        var posix = [Double](), uring = [Double](), files = 0
+        let backends: [WriteBackend] = WriteBackend.uringUnavailableReason == nil ? [.posix, .uring] : [.posix]
+        for r in 0..<max(1, repeats) {
+            for b in (r % 2 == 0 ? backends : backends.reversed()) {
+                let root = scratch + "/out-\(b.rawValue)"
+                try? FS.removeTree(root)
+                let t0 = MonotonicClock.now()
+                let n = try Extractor.extractParallel(pkg, slots: Array(0..<pkg.descriptors.count), metadata: m, root: root,
+                                                      verify: true, workers: workers, backend: b)
+                let dt = MonotonicClock.now() - t0
+                files = n.files
+                if b == .posix { posix.append(dt) } else { uring.append(dt) }
+                try? FS.removeTree(root)
+            }
+        }
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+        return Result(posixSeconds: median(posix), uringSeconds: uring.isEmpty ? nil : median(uring), files: files)
+    }
+}

@@ -54,7 +54,7 @@ extension Extractor {
     /// biggest slot first. Each worker has its own TreeWriter; they share only the directory
     /// tree, where mkdir tolerates EEXIST and symlinks are refused from the disk state.
     public static func extractParallel(_ pkg: PackageReader, slots: [Int], metadata m: Metadata, root: String,
-                                       verify: Bool, workers: Int,
+                                       verify: Bool, workers: Int, backend: WriteBackend = .current,
                                        onVerifyFailure: @escaping @Sendable (EngineError) -> Bool = { _ in false },
                                        progress: @escaping @Sendable (Int) -> Void = { _ in }) throws(EngineError) -> (files: Int, bytes: Int) {
         let order = slots.sorted { pkg.descriptors[$0].size > pkg.descriptors[$1].size }
@@ -69,7 +69,7 @@ extension Extractor {
                         if !onVerifyFailure(error) { throw error }
                     }
                 }
-                let writer = try TreeWriter(root: root)
+                let writer = try TreeWriter(root: root, backend: backend)
                 let o = try extract(pkg, slot: i, metadata: m, into: writer)
                 totalsBox.add(o.files, o.bytes)
                 progress(i)

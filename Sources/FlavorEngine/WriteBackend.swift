@@ -10,10 +10,19 @@ public enum WriteBackend: String, Sendable {
     public static let uringUnavailableReason: String? = RingProbe.unavailableReason()
 
     /// FLAVOR_IO=posix|uring|auto, resolved once. `uring` falls back to posix (with a warning)
-    /// when the probe fails; `auto` picks posix, measured faster on tmpfs with 2 cores
-    /// (docs/PERFORMANCE.md), unless the probe succeeds and FLAVOR_IO_AUTO_PREFERS=uring
-    /// (set by hosts where the benchmark shows io_uring ahead).
+    /// when the probe fails; `auto` takes io_uring only when the probe succeeds and this host's
+    /// calibration (`flavor bench --calibrate-io`, or FLAVOR_IO_AUTO_PREFERS=uring) found it
+    /// faster; otherwise plain syscalls, which measured as fast or faster here (docs/PERFORMANCE.md).
     public static let current: WriteBackend = resolve(Settings.current, warn: { Process.printError("flavor: warning: \($0)") })
+
+    /// Written by `flavor bench --calibrate-io` after timing both backends on this host's cache
+    /// file system; read only when a cold start needs a backend.
+    public static func preferenceFile(_ s: Settings) -> String { s.cacheRoot + "/io-backend" }
+
+    static func hostPrefersUring(_ s: Settings) -> Bool {
+        guard let b = try? FS.readFile(preferenceFile(s), limit: 64) else { return false }
+        return String(decoding: b, as: UTF8.self).hasPrefix("uring")
+    }
 
     public static func resolve(_ s: Settings, warn: (String) -> Void) -> WriteBackend {
         switch s.io {
@@ -22,8 +31,8 @@ public enum WriteBackend: String, Sendable {
             if let why = uringUnavailableReason { warn("FLAVOR_IO=uring: \(why); using plain syscalls"); return .posix }
             return .uring
         case .auto:
-            if uringUnavailableReason == nil, s.ioAutoPrefersUring { return .uring }
-            return .posix
+            guard uringUnavailableReason == nil else { return .posix }
+            return s.ioAutoPrefersUring || hostPrefersUring(s) ? .uring : .posix
         }
     }
 }

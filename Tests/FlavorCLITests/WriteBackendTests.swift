@@ -57,3 +57,30 @@ struct WriteBackendTests {
         #expect(l.status == 0 && l.stdout.contains("args:x"), "\(l.output)")
     }
 }
+
+@Suite("FLAVOR_IO=auto follows this host's calibration")
+struct IOCalibrationTests {
+    @Test("bench --calibrate-io times both backends and saves the faster; auto then uses the saved choice")
+    func calibrateAndFollow() throws {
+        let app = try DemoApp()
+        let env = ["FLAVOR_CACHE_DIR": app.dir.sub("cache")]
+        let r = try run(Tools.flavor, ["bench", "--calibrate-io", app.dir.sub("tree"), "--repeats", "3", "--json"], env: env)
+        #expect(r.status == 0, "\(r.output)")
+        let j = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let preferred = try #require(j["preferred"] as? String)
+        #expect(["posix", "uring"].contains(preferred))
+        #expect((j["posix_seconds"] as? Double ?? 0) > 0)
+        #expect(try String(contentsOfFile: app.dir.sub("cache/io-backend"), encoding: .utf8).hasPrefix(preferred))
+        // Force each choice and check that auto's extraction really takes it.
+        let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
+        for choice in ["uring", "posix"] {
+            try Data(choice.utf8).write(to: URL(fileURLWithPath: app.dir.sub("cache/io-backend")))
+            let out = app.dir.sub("out-\(choice)")
+            let s = try run("/usr/bin/strace", ["-f", "-c", "-o", app.dir.sub("st-\(choice)"), Tools.flavor, "extract-all", "-q", pkg, out],
+                            env: env.merging(["FLAVOR_IO": "auto"]) { $1 })
+            #expect(s.status == 0, "\(s.output)")
+            let summary = try String(contentsOfFile: app.dir.sub("st-\(choice)"), encoding: .utf8)
+            #expect(summary.contains("io_uring_enter") == (choice == "uring"), "\(choice): \(summary)")
+        }
+    }
+}
