@@ -6,7 +6,7 @@ import PackageDescription
 let staticC: [LinkerSetting] = [
     // No pkgConfig on the system libraries: it would add -lsodium etc. and pick the .so.
     .linkedLibrary(":libsodium.a"), .linkedLibrary(":libdeflate.a"),
-    .linkedLibrary(":libzstd.a"), .linkedLibrary(":libcrypto.a"),
+    .linkedLibrary(":libzstd.a"), .linkedLibrary(":libcrypto.a"), .linkedLibrary(":libz.a"),
 ]
 
 let package = Package(
@@ -25,9 +25,10 @@ let package = Package(
         .systemLibrary(name: "CZstd"),
         .systemLibrary(name: "CCrypto"),
         .systemLibrary(name: "CURing"),
+        .systemLibrary(name: "CZlib"),
 
         .target(name: "FlavorSys",
-                dependencies: ["FlavorFormat", "CSodium", "CDeflate", "CZstd", "CCrypto"],
+                dependencies: ["FlavorFormat", "CSodium", "CDeflate", "CZstd", "CCrypto", "CZlib"],
                 linkerSettings: staticC),
         .target(name: "FlavorRing", dependencies: ["CURing", "FlavorFormat"],
                 linkerSettings: [.linkedLibrary(":liburing.a")]),

@@ -23,6 +23,13 @@ public enum Extractor {
         let range = Int(d.offset)..<Int(d.offset + d.size)
         pkg.file.adviseSequential(range)
         defer { pkg.file.adviseDone(range) }
+        let declared = SlotDecoder.declaredSize(d, chain)
+        if chain.operations == [.tar, .gzip],
+           max(Int(clamping: declared ?? 0), Inflater.gzipSizeHint(stored) ?? 0, stored.count) > Settings.current.streamThreshold {
+            try StreamingExtractor.extract(pkg, slot: i, stored: stored, declaredSize: declared, into: writer, what: label)
+            try writer.finish()
+            return Outcome(files: writer.filesWritten - before.0, bytes: writer.bytesWritten - before.1, relativePath: "")
+        }
         var rel = ""
         try SlotDecoder.withDecoded(stored, chain: chain, declaredSize: SlotDecoder.declaredSize(d, chain), slotLabel: label) { (data) throws(EngineError) in
             if chain.containsTar {

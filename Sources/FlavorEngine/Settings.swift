@@ -19,6 +19,9 @@ public struct Settings: Sendable {
     public var maxSlotBytes = 8 << 30
     public var workers = 0   // 0 = one per core
     public var includeDevSlots = false
+    /// gzip tar slots that decode to more than this stream through a 1 MiB window instead of
+    /// one buffer, keeping RSS bounded for any package size.
+    public var streamThreshold = 128 << 20
     /// Set on hosts where the benchmark shows io_uring ahead of plain syscalls.
     public var ioAutoPrefersUring = false
 
@@ -38,6 +41,7 @@ public struct Settings: Sendable {
         if let v = lookup("FLAVOR_MAX_SLOT_BYTES"), let n = Int(v), n > 0 { maxSlotBytes = n }
         if let v = lookup("FLAVOR_WORKERS"), let n = Int(v), n > 0 { workers = n }
         ioAutoPrefersUring = lookup("FLAVOR_IO_AUTO_PREFERS")?.lowercased() == "uring"
+        if let v = lookup("FLAVOR_STREAM_THRESHOLD"), let n = Int(v), n >= 0 { streamThreshold = n }
         if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
     }
 

@@ -139,6 +139,32 @@ public final class TreeWriter {
         bytesWritten += data.count
     }
 
+    /// A file being written piece by piece (streaming extraction); always plain syscalls.
+    public struct StreamingFile { public let fd: Int32; public let path: String }
+
+    public func openStreamingFile(_ rel: String, mode: UInt32, what: String) throws(EngineError) -> StreamingFile {
+        guard let rel = Self.safeRelative(rel) else {
+            throw EngineError(.extraction, "\(what): refused path outside the root \"\(rel)\"")
+        }
+        try prepareParents(rel, what: what)
+        if symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
+        let full = root + "/" + rel
+        let m = mode & 0o1777
+        do {
+            let fd = try FS.open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, m)
+            if m & Self.umask != 0 { _ = Glibc.fchmod(fd, mode_t(m)) }
+            return StreamingFile(fd: fd, path: full)
+        } catch { throw .sys(error, .extraction) }
+    }
+
+    public func closeStreamingFile(_ f: StreamingFile, bytes: Int) throws(EngineError) {
+        if Glibc.close(f.fd) != 0 && Glibc.errno != EINTR {
+            throw EngineError(.extraction, "close \(f.path): \(SysError(op: "close", errno: Glibc.errno).reason)")
+        }
+        filesWritten += 1
+        bytesWritten += bytes
+    }
+
     public func makeDirectory(_ rel: String, mode: UInt32, what: String) throws(EngineError) {
         guard let rel = Self.safeRelative(rel) else {
             throw EngineError(.extraction, "\(what): refused path outside the root \"\(rel)\"")

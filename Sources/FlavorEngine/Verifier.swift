@@ -102,7 +102,7 @@ public enum Verifier {
         }
         let bytes: ByteReader
         do { bytes = try pkg.slotBytes(i) } catch { add("slot-bounds", false, error.message); return out }
-        let digest = SHA256.hash(bytes)
+        let digest = hashReleasing(pkg, bytes, from: Int(d.offset))
         let prefix = SlotDescriptor.checksumPrefix(digest)
         add("slot-descriptor-checksum", prefix == d.checksum,
             prefix == d.checksum ? "SHA-256 prefix 0x\(hex(prefix, width: 16))"
@@ -115,6 +115,22 @@ public enum Verifier {
             add("slot-signed-checksum", false, "signed metadata has no usable checksum for this slot (\"\(sm.checksum)\")")
         }
         return out
+    }
+
+    /// SHA-256 of a slot; large slots are hashed in 8 MiB steps, dropping the mapped pages behind
+    /// us so that verifying a huge slot does not pull it all into our RSS.
+    static func hashReleasing(_ pkg: PackageReader, _ bytes: ByteReader, from base: Int) -> [UInt8] {
+        let step = 8 << 20
+        guard bytes.count > 4 * step else { return SHA256.hash(bytes) }
+        var h = SHA256()
+        var off = 0
+        while off < bytes.count {
+            let end = min(bytes.count, off + step)
+            if let piece = try? bytes.slice(off..<end) { h.update(piece) }
+            pkg.file.adviseDone(base + off..<base + end)
+            off = end
+        }
+        return h.finalize()
     }
 
     /// Lowercase hex SHA-256 of the raw public key (0.5.x key fingerprint).

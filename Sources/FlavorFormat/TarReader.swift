@@ -7,9 +7,13 @@ public struct TarReader {
     /// Offset of the next header in `archive`.
     public private(set) var offset = 0
     private var finished = false
+    /// Streaming mode: a file member's data is not required to be present; `next()` stops at
+    /// its first data byte (`offset == entry.dataOffset`) and the caller consumes data + padding.
+    private let headersOnly: Bool
 
-    public init(_ archive: ByteReader) {
+    public init(_ archive: ByteReader, headersOnly: Bool = false) {
         self.archive = archive
+        self.headersOnly = headersOnly
     }
 
     /// Overrides collected from extension headers for the member that follows them.
@@ -119,6 +123,14 @@ public struct TarReader {
 
             // Only files carry data; for the other kinds the size field is ignored (as Go and GNU tar do).
             let size = kind == .file ? (pending.paxSize ?? headerSize) : 0
+            if headersOnly && kind == .file {
+                let mode = UInt32(truncatingIfNeeded: try numeric(h, Tar.modeField, "mode")) & 0o7777
+                let mtime: Int64
+                if let paxMtime = pending.paxMtime { mtime = paxMtime } else { mtime = try numeric(h, Tar.mtimeField, "mtime") }
+                offset = dataStart
+                finished = true  // the caller must start a new reader after the data
+                return TarEntry(kind: kind, path: path, mode: mode, size: size, linkTarget: linkTarget, mtime: mtime, dataOffset: dataStart)
+            }
             _ = try memberData(start: dataStart, size: size)
             let mode = UInt32(truncatingIfNeeded: try numeric(h, Tar.modeField, "mode")) & 0o7777
             let mtime: Int64

@@ -152,3 +152,10 @@ extension Zstd {
         }
     }
 }
+
+extension Inflater {
+    /// ISIZE of the last gzip member (decoded size mod 2^32), a hint only.
+    public static func gzipSizeHint(_ input: ByteReader) -> Int? {
+        input.withUnsafeBytes { gzipSizeHint($0) }
+    }
+}

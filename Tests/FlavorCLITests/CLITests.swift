@@ -133,21 +133,23 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: app.dir.sub("o3")))
     }
 
-    @Test("a tar slot with a path-traversal member is refused and nothing is left behind", arguments: ["../escape.txt", "/tmp/abs-escape.txt", "a/../../escape.txt"])
-    func traversal(_ member: String) throws {
+    @Test("a tar slot with a path-traversal member is refused and nothing is left behind",
+          arguments: ["../escape.txt", "/tmp/abs-escape.txt", "a/../../escape.txt"], ["tar", "tgz", "tgz-streamed"])
+    func traversal(_ member: String, _ ops: String) throws {
         let d = TempDir()
         // A hostile tar built by GNU tar itself (--transform keeps the bytes honest).
         try d.write("payload/x.txt", "evil\n")
         let tarPath = d.sub("evil.tar")
         let t = try run("/bin/tar", ["-cf", tarPath, "-C", d.sub("payload"), "--transform", "s|^x.txt$|\(member)|", "-P", "x.txt"])
         try #require(t.status == 0, "\(t.output)")
+        if ops != "tar" { try #require(try run("/bin/gzip", ["-k", tarPath]).status == 0) }
         try d.write("m.json", """
             {"package": {"name": "evil", "version": "1"}, "execution": {"command": "/bin/true"},
-             "slots": [{"id": "evil", "source": "\(tarPath)", "target": "{workenv}", "operations": "tar"}]}
+             "slots": [{"id": "evil", "source": "\(ops == "tar" ? tarPath : tarPath + ".gz")", "target": "{workenv}", "operations": "\(ops == "tar" ? "tar" : "tgz")"}]}
             """)
         let pkg = try flavorPack(d.sub("m.json"), d.sub("evil.psp"))
         let out = d.sub("out")
-        let r = try run(Tools.flavor, ["extract-all", pkg, out])
+        let r = try run(Tools.flavor, ["extract-all", pkg, out], env: ops == "tgz-streamed" ? ["FLAVOR_STREAM_THRESHOLD": "0"] : [:])
         #expect(r.status == 1)
         #expect(r.stderr.contains("refused"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))

@@ -45,8 +45,10 @@ func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd:
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
     var e = inheritEnv ? ProcessInfo.processInfo.environment : [:]
-    // The suite runs once per write backend (scripts/test), so FLAVOR_IO passes through.
-    for k in e.keys where k.hasPrefix("FLAVOR_") && k != "FLAVOR_REQUIRE" && k != "FLAVOR_IO" { e[k] = nil }
+    // The suite runs once per write backend and once streaming every slot (scripts/test), so
+    // FLAVOR_IO and FLAVOR_STREAM_THRESHOLD pass through.
+    let kept: Set<String> = ["FLAVOR_REQUIRE", "FLAVOR_IO", "FLAVOR_STREAM_THRESHOLD"]
+    for k in e.keys where k.hasPrefix("FLAVOR_") && !kept.contains(k) { e[k] = nil }
     for (k, v) in env { e[k] = v }
     p.environment = e
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }

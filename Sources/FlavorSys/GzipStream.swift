@@ -1,0 +1,67 @@
+internal import CZlib
+import FlavorFormat
+
+// Invariants: a GzipStream reads one ByteReader window (a slot inside the package mapping) that
+// its owner keeps alive; zlib's state is heap-allocated once and freed in deinit; one thread
+// uses it. Output goes into caller buffers, so memory stays bounded whatever the slot size.
+
+/// Streaming gunzip (concatenated members allowed) for slots too large to decode in one buffer.
+public final class GzipStream {
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let input: ByteReader
+    private var consumed = 0
+    private var finished = false
+    public private(set) var produced = 0
+
+    public init(_ input: ByteReader) throws(CodecError) {
+        self.input = input
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        // 16 + 15: gzip wrapper, 32 KiB window.
+        guard CZlib_inflateInit2(stream, 16 + 15) == Z_OK else {
+            stream.deallocate()
+            throw .corrupt("zlib inflateInit2 failed")
+        }
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deallocate()
+    }
+
+    /// Input bytes consumed so far (for releasing mapped pages behind us).
+    public var inputConsumed: Int { consumed }
+
+    /// Fills up to `out.count` bytes; returns 0 only at the end of the data.
+    public func read(into out: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
+        guard !finished, out.count > 0 else { return 0 }
+        var written = 0
+        while written < out.count {
+            if consumed == input.count { finished = true; break }
+            let r: Int32 = input.withUnsafeBytes { raw in
+                stream.pointee.next_in = UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + consumed)
+                stream.pointee.avail_in = UInt32(min(raw.count - consumed, Int(UInt32.max)))
+                stream.pointee.next_out = (out.baseAddress! + written).assumingMemoryBound(to: UInt8.self)
+                stream.pointee.avail_out = UInt32(out.count - written)
+                let before = (stream.pointee.avail_in, stream.pointee.avail_out)
+                let r = inflate(stream, Z_NO_FLUSH)
+                consumed += Int(before.0 - stream.pointee.avail_in)
+                written += Int(before.1 - stream.pointee.avail_out)
+                return r
+            }
+            switch r {
+            case Z_OK:
+                break
+            case Z_BUF_ERROR:
+                throw .corrupt(consumed == input.count ? "gzip data ends early" : "gzip stream cannot make progress")
+            case Z_STREAM_END:
+                // Another member may follow (pigz, concatenated gzip files).
+                if input.count - consumed >= 18 { inflateReset(stream) } else { consumed = input.count }
+            default:
+                throw .corrupt("gzip: \(stream.pointee.msg.map { String(cString: $0) } ?? "error \(r)")")
+            }
+        }
+        produced += written
+        return written
+    }
+}
