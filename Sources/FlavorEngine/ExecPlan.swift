@@ -3,16 +3,35 @@ import FlavorSys
 
 /// `{workenv}`, `{package_name}`, `{version}`, `{slot:N}` (spec §9.8).
 public enum Placeholders {
+    /// One pass over the UTF-8 bytes (this runs on every warm start): replacements are not
+    /// expanded again, and unknown `{...}` is kept as written.
     public static func expand(_ s: String, workenv: String, metadata m: Metadata) -> String {
-        guard s.contains("{") else { return s }
-        var out = s.replacingAll("{workenv}", with: workenv)
-            .replacingAll("{package_name}", with: m.packageName)
-            .replacingAll("{version}", with: m.packageVersion)
-        for (i, slot) in m.slots.enumerated() where out.contains("{slot:") {
-            let rel = slot.relativeTarget
-            out = out.replacingAll("{slot:\(i)}", with: rel.isEmpty ? workenv : workenv + "/" + rel)
+        let u = Array(s.utf8)
+        guard u.contains(UInt8(ascii: "{")) else { return s }
+        var out = [UInt8]()
+        out.reserveCapacity(u.count + workenv.utf8.count)
+        var i = 0
+        while i < u.count {
+            if u[i] == UInt8(ascii: "{"), let close = u[i...].firstIndex(of: UInt8(ascii: "}")),
+               let rep = replacement(u[(i + 1)..<close], workenv: workenv, metadata: m) {
+                out += rep.utf8
+                i = close + 1
+            } else {
+                out.append(u[i]); i += 1
+            }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func replacement(_ name: ArraySlice<UInt8>, workenv: String, metadata m: Metadata) -> String? {
+        if name.elementsEqual("workenv".utf8) { return workenv }
+        if name.elementsEqual("package_name".utf8) { return m.packageName }
+        if name.elementsEqual("version".utf8) { return m.packageVersion }
+        if name.starts(with: "slot:".utf8), let n = Int(String(decoding: name.dropFirst(5), as: UTF8.self)), n >= 0, n < m.slots.count {
+            let rel = m.slots[n].relativeTarget
+            return rel.isEmpty ? workenv : workenv + "/" + rel
+        }
+        return nil
     }
 }
 
@@ -80,8 +99,8 @@ public struct ExecPlan: Sendable {
                                    settings: Settings, warn: (String) -> Void) -> [String] {
         var env = [(String, String)]()
         for e in base {
-            guard let eq = e.firstIndex(of: "=") else { continue }
-            env.append((String(e[..<eq]), String(e[e.index(after: eq)...])))
+            guard let eq = e.utf8.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            env.append((String(e[..<eq]), String(e[e.utf8.index(after: eq)...])))
         }
         func get(_ k: String) -> String? { env.last { $0.0 == k }?.1 }
         func set(_ k: String, _ v: String) {
@@ -97,7 +116,7 @@ public struct ExecPlan: Sendable {
             if let v = get(old) { env.removeAll { $0.0 == old }; set(new, v) }
         }
         for (k, v) in r.set { set(k, v) }
-        for p in r.pass where !p.contains("*") && !p.contains("?") && get(p) == nil {
+        for p in r.pass where !p.utf8.contains(UInt8(ascii: "*")) && !p.utf8.contains(UInt8(ascii: "?")) && get(p) == nil {
             warn("warning: runtime.env.pass names \(p), which is not set")
         }
         for (k, v) in m.workenvEnv { set(k, Placeholders.expand(v, workenv: workenv, metadata: m)) }
@@ -118,7 +137,7 @@ public struct ExecPlan: Sendable {
         let words = try shellSplit(Placeholders.expand(m.command, workenv: workenv, metadata: m))
         guard let first = words.first else { throw EngineError(.config, "execution.command is empty") }
         var program = first
-        if !first.contains("/") {
+        if !first.utf8.contains(UInt8(ascii: "/")) {
             let path = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
             guard let found = path.split(separator: ":").map({ String($0) + "/" + first }).first(where: Exec.isExecutable) else {
                 throw EngineError(.execution, "command \"\(first)\" not found on PATH")
@@ -175,7 +194,7 @@ public enum SetupCommands {
     static func runCommand(_ command: String, extra: [String], env: [String], index: Int, log: (String) -> Void) throws(EngineError) {
         let words = try shellSplit(command) + extra
         guard var program = words.first else { return }
-        if !program.contains("/") {
+        if !program.utf8.contains(UInt8(ascii: "/")) {
             let path = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
             program = path.split(separator: ":").map { String($0) + "/" + program }.first(where: Exec.isExecutable) ?? program
         }

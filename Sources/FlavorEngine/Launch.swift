@@ -46,8 +46,7 @@ public enum Launch {
     }
 
     /// Opens and verifies the package per FLAVOR_VALIDATION; returns reader and metadata.
-    public static func open(_ exe: String, settings: Settings) throws(EngineError) -> (PackageReader, Metadata) {
-        let pkg = try PackageReader(path: exe)
+    public static func open(_ pkg: PackageReader, settings: Settings) throws(EngineError) -> (PackageReader, Metadata) {
         if settings.validation == .none {
             Process.printError("flavor-launcher: ⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
             let json = try pkg.metadataJSONBytes()
@@ -64,8 +63,9 @@ public enum Launch {
     }
 
     /// The normal launch: verify, make the workenv ready, exec (or spawn) the command.
-    public static func run(exe: String, args: [String], settings: Settings) throws(EngineError) -> Int32 {
-        let (pkg, m) = try open(exe, settings: settings)
+    public static func run(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
+        let (pkg, m) = try open(package, settings: settings)
+        let exe = pkg.path
         let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
         try Workenv.prepare(pkg, m, paths, settings: settings) { log(settings, "info", $0) }
         let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, exePath: exe, userArgs: args,
@@ -80,7 +80,7 @@ public enum Launch {
     }
 
     /// FLAVOR_LAUNCHER_CLI=1 commands.
-    public static func cli(exe: String, args: [String], settings: Settings) throws(EngineError) -> Int32 {
+    public static func cli(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
         let command = args.first ?? "info"
         let rest = Array(args.dropFirst())
         switch command {
@@ -89,20 +89,19 @@ public enum Launch {
         case "help", "--help", "-h":
             Process.printOut(usage); return 0
         case "run":
-            return try run(exe: exe, args: rest, settings: settings)
+            return try run(package, args: rest, settings: settings)
         case "verify":
-            let pkg = try PackageReader(path: exe)
-            let report = Verifier.fullReport(pkg)
+            let report = Verifier.fullReport(package)
             for c in report.checks where !c.passed {
                 Process.printError("flavor-launcher: \(c.slot.map { "slot \($0) " } ?? "")\(c.name): \(c.detail)")
             }
             Process.printOut(report.valid ? "✅ package verified: \(report.checks.count) checks passed\n" : "❌ verification failed\n")
             return report.valid ? 0 : LauncherExit.verifyFailed
         case "metadata":
-            let (_, m) = try open(exe, settings: settings)
+            let (_, m) = try open(package, settings: settings)
             Process.printOut(m.json.serializedString(pretty: true) + "\n"); return 0
         case "info":
-            let (pkg, m) = try open(exe, settings: settings)
+            let (pkg, m) = try open(package, settings: settings)
             var s = "Package: \(m.packageName) \(m.packageVersion)\nBuilt by: \(m.buildTool)\nCommand: \(m.command)\nSlots: \(m.slots.count)\n"
             for (i, sl) in m.slots.enumerated() {
                 let ops = (try? OperationChain(packed: pkg.descriptors[i].operations).manifestName) ?? "?"
@@ -113,7 +112,7 @@ public enum Launch {
             guard rest.count == 2, let i = Int(rest[0]) else {
                 Process.printError("flavor-launcher: usage: extract SLOT_INDEX DIR"); return LauncherExit.usage
             }
-            let (pkg, m) = try open(exe, settings: settings)
+            let (pkg, m) = try open(package, settings: settings)
             guard i >= 0, i < m.slots.count else {
                 Process.printError("flavor-launcher: no slot \(i) (package has \(m.slots.count))"); return LauncherExit.usage
             }
@@ -123,7 +122,7 @@ public enum Launch {
             Process.printOut("extracted slot \(i) (\(o.files) files, \(o.bytes) bytes) to \(rest[1])\n"); return 0
         case "ensure":
             guard rest.count == 1 else { Process.printError("flavor-launcher: usage: ensure SLOT"); return LauncherExit.usage }
-            let (pkg, m) = try open(exe, settings: settings)
+            let (pkg, m) = try open(package, settings: settings)
             guard let i = Int(rest[0]).flatMap({ $0 >= 0 && $0 < m.slots.count ? $0 : nil }) ?? m.slots.firstIndex(where: { $0.id == rest[0] }) else {
                 Process.printError("flavor-launcher: no slot \"\(rest[0])\""); return LauncherExit.usage
             }

@@ -82,10 +82,3 @@ public final class PackageReader: Sendable {
     }
 }
 
-extension PackageReader {
-    /// Cheap check used by the bare launcher: do the last bytes of `path` end with 🪄?
-    public static func hasTrailer(path: String) -> Bool {
-        guard let f = try? MappedFile(path: path), f.size >= Trailer.byteCount else { return false }
-        return f.bytes.matches(Trailer.endMagic, at: f.size - 4) && f.bytes.matches(Trailer.startMagic, at: f.size - Trailer.byteCount)
-    }
-}

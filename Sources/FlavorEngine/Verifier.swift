@@ -23,7 +23,7 @@ public enum Verifier {
     /// metadata decoding. Returns the verified metadata; throws the first failure.
     public static func verifyHeader(_ pkg: PackageReader) throws(EngineError) -> Metadata {
         var report = VerificationReport()
-        headerChecks(pkg, into: &report)
+        headerChecks(pkg, into: &report, verbose: false)
         if let f = report.firstFailure { throw EngineError(.integrity, "\(pkg.path): \(f.name): \(f.detail)") }
         guard let m = report.metadata else { throw EngineError(.format, "\(pkg.path): metadata unreadable") }
         return m
@@ -31,7 +31,7 @@ public enum Verifier {
 
     /// Verifies slot `i`'s stored bytes against the descriptor prefix and the signed digest.
     public static func verifySlot(_ pkg: PackageReader, _ i: Int, _ metadata: Metadata) throws(EngineError) {
-        if let f = slotChecks(pkg, i, metadata).first(where: { !$0.passed }) {
+        if let f = slotChecks(pkg, i, metadata, verbose: false).first(where: { !$0.passed }) {
             throw EngineError(.integrity, "\(pkg.path): slot \(i)\(slotName(metadata, i)): \(f.name): \(f.detail)")
         }
     }
@@ -39,9 +39,9 @@ public enum Verifier {
     /// Every check, collected (nothing thrown), for reports.
     public static func fullReport(_ pkg: PackageReader) -> VerificationReport {
         var report = VerificationReport()
-        headerChecks(pkg, into: &report)
+        headerChecks(pkg, into: &report, verbose: true)
         guard let m = report.metadata else { return report }
-        for i in 0..<pkg.descriptors.count { report.checks += slotChecks(pkg, i, m) }
+        for i in 0..<pkg.descriptors.count { report.checks += slotChecks(pkg, i, m, verbose: true) }
         return report
     }
 
@@ -49,10 +49,12 @@ public enum Verifier {
         i < m.slots.count ? " \"\(m.slots[i].id)\"" : ""
     }
 
-    static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport) {
+    /// Details of passing checks are only built for reports (`verbose`): the launcher runs
+    /// these on every start and must not spend time formatting hex it never prints.
+    static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport, verbose: Bool) {
         let idx = pkg.index
-        func add(_ name: String, _ ok: Bool, _ detail: String) {
-            r.checks.append(VerificationCheck(name: name, passed: ok, detail: detail))
+        func add(_ name: String, _ ok: Bool, _ detail: @autoclosure () -> String) {
+            r.checks.append(VerificationCheck(name: name, passed: ok, detail: ok && !verbose ? "" : detail()))
         }
         add("trailer", true, "📦/🪄 magics at EOF-8200 and EOF-4")
         let computed = PackageIndex.computeChecksum(pkg.indexBytes)
@@ -74,8 +76,9 @@ public enum Verifier {
             : "Ed25519 signature does not match the metadata JSON and embedded public key")
         let fp = idx.attestationKeyFingerprint
         if fp.contains(where: { $0 != 0 }) {
-            let want = Array(fingerprint(idx.publicKey).utf8)
-            add("key-fingerprint", fp == want, fp == want ? "attestation_key_fp = SHA-256(public key)"
+            // Compare bytes, not hex strings: this runs on every launch.
+            let ok = bytes(fromHex: String(decoding: fp, as: UTF8.self)) == SHA256.hash(idx.publicKey)
+            add("key-fingerprint", ok, ok ? "attestation_key_fp = SHA-256(public key)"
                 : "attestation_key_fp does not match the embedded public key")
         }
         do {
@@ -89,10 +92,10 @@ public enum Verifier {
         }
     }
 
-    static func slotChecks(_ pkg: PackageReader, _ i: Int, _ m: Metadata) -> [VerificationCheck] {
+    static func slotChecks(_ pkg: PackageReader, _ i: Int, _ m: Metadata, verbose: Bool) -> [VerificationCheck] {
         var out = [VerificationCheck]()
-        func add(_ name: String, _ ok: Bool, _ detail: String) {
-            out.append(VerificationCheck(name: name, passed: ok, detail: detail, slot: i))
+        func add(_ name: String, _ ok: Bool, _ detail: @autoclosure () -> String) {
+            out.append(VerificationCheck(name: name, passed: ok, detail: ok && !verbose ? "" : detail(), slot: i))
         }
         let d = pkg.descriptors[i]
         let sm = m.slots[i]

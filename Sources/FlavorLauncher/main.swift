@@ -11,19 +11,26 @@ guard let exe = Exec.selfPath() else {
     Process.exit(LauncherExit.io)
 }
 
-// A bare launcher (no trailer) answers --version / help, as upstream builders expect.
-if !PackageReader.hasTrailer(path: exe) {
-    if args.first == "--version" || args.first == "version" {
-        Process.printOut("flavor-launcher \(Launch.version)\n"); Process.exit(0)
+// One mapping of ourselves serves every mode. Without a trailer this is the bare launcher:
+// it answers --version / help (upstream builders call `LAUNCHER --version`) and refuses the rest.
+let package: PackageReader
+do {
+    package = try PackageReader(path: exe)
+} catch {
+    if error.kind != .unreadable { Process.printError("flavor-launcher: \(error.message)\(LauncherExit.hint(for: error))"); Process.exit(LauncherExit.code(for: error)) }
+    switch args.first {
+    case "--version", "version": Process.printOut("flavor-launcher \(Launch.version)\n"); Process.exit(0)
+    case "--help", "help", "-h": Process.printOut(Launch.usage); Process.exit(0)
+    default:
+        Process.printError("flavor-launcher: \(exe) carries no PSPF/2025 package (a bare launcher, or a truncated download)\n" + Launch.usage)
+        Process.exit(LauncherExit.format)
     }
-    Process.printOut(Launch.usage)
-    Process.exit(args.isEmpty || args.first == "--help" || args.first == "help" ? 0 : LauncherExit.usage)
 }
 
 do {
     let code = settings.launcherCLI
-        ? try Launch.cli(exe: exe, args: args, settings: settings)
-        : try Launch.run(exe: exe, args: args, settings: settings)
+        ? try Launch.cli(package, args: args, settings: settings)
+        : try Launch.run(package, args: args, settings: settings)
     Process.exit(code)
 } catch {
     Process.printError("flavor-launcher: \(error.message)\(LauncherExit.hint(for: error))")
