@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "flavor", targets: ["FlavorCLI"]),
         .executable(name: "flavor-launcher", targets: ["FlavorLauncher"]),
+        .executable(name: "flavor-bench", targets: ["FlavorBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -50,5 +51,8 @@ let package = Package(
         .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),
         .testTarget(name: "FlavorEngineTests", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys"]),
         .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat"]),
+        // Benchmark harness (docs/PERFORMANCE.md): Foundation only; its tests run the built executable.
+        .executableTarget(name: "FlavorBench", path: "Benchmarks/FlavorBench"),
+        .testTarget(name: "FlavorBenchTests", dependencies: []),
     ]
 )

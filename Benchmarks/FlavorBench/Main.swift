@@ -1,0 +1,279 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+    flavor-bench: Flavor's benchmark harness (docs/PERFORMANCE.md)
+
+    USAGE
+      flavor-bench run  [--profile full|quick] [--corpus NAME]… [--dir [NAME=]PATH]… [common options]
+                        [--out-dir DIR] [--name BASENAME] [--upstream auto|off|require] [--upstream-bin DIR]
+                        [--no-pigz] [--no-io-backends]
+      flavor-bench gate [--baseline FILE] [--report-only] [--write-baseline] [--no-confirm]
+                        [--corpus NAME]… [--dir [NAME=]PATH]… [--report FILE] [common options]
+      flavor-bench corpus list | make NAME… | digest DIR
+      flavor-bench report PATH.json                                 (re-render .md and .svg from the samples)
+      flavor-bench copy-floor --list FILE [--threads N] SRC DST     (the write floor; used by run)
+      flavor-bench sha256 FILE…
+
+    COMMON OPTIONS
+      --flavor-bin DIR   where flavor and flavor-launcher are (default: .build/release)
+      --repo DIR         the checkout holding corpora/ and perf-reports/ (default: found from the
+                         current directory, then from this executable)
+      --work-dir DIR     scratch space for staged corpora, packages and caches (default: a new
+                         directory in /dev/shm when it is tmpfs with room, else in $TMPDIR)
+      --reps N           runs of pack, unpack and cold launch (after the warm-up)
+      --warm-reps N      warm-launch runs (≥ 50 by default)
+      --warmups N        untimed warm-up rounds per phase (default 1)
+      --no-verify        do not check extracted trees against the corpus digest
+
+    run: measures every corpus of the profile (full: tiny, site-packages, many-small, big-blob;
+    quick: tiny, small-mixed) beside upstream 0.5.4, tar, gzip, pigz and the in-run floors, and writes
+    perf-reports/<date>-<commit>.{json,md,svg}.
+    gate: the quick profile compared with a stored baseline by in-run ratios; exit 1 when a ratio
+    exceeds its threshold (unless --report-only), 2 on errors. --write-baseline stores a new baseline.
+    Measured commands inherit this process's environment (so FLAVOR_GZIP_LEVEL=12 slows our pack).
+    """
+
+func runMain(_ argv: [String]) -> Int32 {
+    guard let cmd = argv.first else { print(usage); return Exit.error }
+    let rest = Array(argv.dropFirst())
+    do {
+        switch cmd {
+        case "run": return try RunCommand.main(rest, gate: false)
+        case "gate": return try RunCommand.main(rest, gate: true)
+        case "corpus": return try corpusCommand(rest)
+        case "report":
+            // Re-renders a report's markdown and SVG (and its derived ratios and targets) from its samples.
+            guard rest.count == 1, rest[0].hasSuffix(".json") else { throw BenchError("usage: flavor-bench report PATH.json") }
+            var r = try Report.read(rest[0])
+            for i in r.corpora.indices {
+                r.corpora[i].ratios = Ratios.compute(r.corpora[i])
+                r.corpora[i].targets = Targets.evaluate(r.corpora[i])
+            }
+            try r.write(json: rest[0])
+            let base = String(rest[0].dropLast(5)), name = (base as NSString).lastPathComponent
+            try writeFile(base + ".svg", SVGChart.render(r))
+            try writeFile(base + ".md", Markdown.render(r, jsonName: name + ".json", svgName: name + ".svg"))
+            print("wrote \(base).md, \(base).svg")
+            return Exit.ok
+        case "copy-floor":
+            let a = try Args(rest, valued: ["list", "threads"], flags: [])
+            guard let list = a.value("list"), a.positionals.count == 2 else {
+                throw BenchError("usage: flavor-bench copy-floor --list FILE [--threads N] SRC DST")
+            }
+            try CopyFloor.run(list: list, src: a.positionals[0], dst: a.positionals[1], threads: try a.int("threads", min: 1) ?? 2)
+            return Exit.ok
+        case "sha256":
+            for f in rest {
+                var sha = SHA256()
+                let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                defer { buf.deallocate() }
+                _ = try hashFile(f, into: &sha, buffer: buf)
+                print("\(sha.hexDigest())  \(f)")
+            }
+            return Exit.ok
+        case "help", "--help", "-h":
+            print(usage)
+            return Exit.ok
+        default:
+            throw BenchError("unknown command '\(cmd)' (run, gate, corpus, report, copy-floor, sha256, help)")
+        }
+    } catch {
+        warn("flavor-bench: error: \(error)")
+        return Exit.error
+    }
+}
+
+/// Finds the checkout: --repo, else upwards from the current directory, else from this executable.
+func repoRoot(_ explicit: String?) throws -> String {
+    if let e = explicit {
+        guard FileManager.default.fileExists(atPath: e + "/corpora") else { throw BenchError("--repo \(e): no corpora/ directory there") }
+        return URL(fileURLWithPath: e).standardizedFileURL.path
+    }
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    for start in [FileManager.default.currentDirectoryPath, (exe as NSString).deletingLastPathComponent] {
+        var dir = URL(fileURLWithPath: start).standardizedFileURL
+        while dir.path != "/" {
+            if FileManager.default.fileExists(atPath: dir.path + "/corpora") && FileManager.default.fileExists(atPath: dir.path + "/Package.swift") {
+                return dir.path
+            }
+            dir = dir.deletingLastPathComponent()
+        }
+    }
+    throw BenchError("cannot find the Flavor checkout (a directory with corpora/ and Package.swift): run from inside it or pass --repo DIR")
+}
+
+func corpusCommand(_ argv: [String]) throws -> Int32 {
+    let a = try Args(argv, valued: ["repo"], flags: [])
+    guard let sub = a.positionals.first else { throw BenchError("usage: flavor-bench corpus list | make NAME… | digest DIR") }
+    switch sub {
+    case "list":
+        let store = CorpusStore(dir: try repoRoot(a.value("repo")) + "/corpora")
+        for n in store.available() {
+            let (def, _) = try CorpusDefinition.load(store.definitionPath(n))
+            let stamp = try? Stamp.read(store.cacheDir + "/\(n).digest.json")
+            let state = stamp.map { "cached: \($0.files) files, \(formatBytes($0.bytes))" } ?? "not materialised"
+            print("\(n.padding(toLength: 14, withPad: " ", startingAt: 0)) \(state.padding(toLength: 36, withPad: " ", startingAt: 0)) \(def.description ?? "")")
+        }
+    case "make":
+        let store = CorpusStore(dir: try repoRoot(a.value("repo")) + "/corpora")
+        for n in a.positionals.dropFirst() {
+            let c = try store.corpus(named: n)
+            print("\(c.name): \(c.summary.files) files, \(c.summary.dirs) dirs, \(c.summary.bytes) bytes (\(formatBytes(c.summary.bytes))), \(c.digest)  \(c.root)")
+        }
+    case "digest":
+        guard a.positionals.count == 2 else { throw BenchError("usage: flavor-bench corpus digest DIR") }
+        let d = a.positionals[1]
+        let s = try walkTree(d)
+        print("\(try treeDigest(d, s))  files=\(s.files) dirs=\(s.dirs) bytes=\(s.bytes)  content=\(try treeDigest(d, s, modes: false))")
+    default:
+        throw BenchError("unknown corpus command '\(sub)' (list, make, digest)")
+    }
+    return Exit.ok
+}
+
+enum RunCommand {
+    static let valued: Set<String> = ["profile", "corpus", "dir", "flavor-bin", "upstream-bin", "upstream", "work-dir", "out-dir",
+                                      "name", "reps", "warm-reps", "warmups", "repo", "baseline", "report"]
+    static let flags: Set<String> = ["no-pigz", "no-io-backends", "no-verify", "report-only", "write-baseline", "no-confirm"]
+
+    static func main(_ argv: [String], gate: Bool) throws -> Int32 {
+        let started = Date()
+        let loadStart = loadAverage()
+        let a = try Args(argv, valued: valued, flags: flags)
+        guard a.positionals.isEmpty else { throw BenchError("unexpected argument '\(a.positionals[0])' (see flavor-bench help)") }
+        let profileName = gate ? "quick" : (a.value("profile") ?? "full")
+        if gate, let p = a.value("profile"), p != "quick" { throw BenchError("gate always runs the quick profile (got --profile \(p))") }
+        var plan = try Plan.profile(profileName)
+        let overridden = a.value("reps") != nil
+        if let n = try a.int("reps", min: 1) { plan.packReps = n; plan.unpackReps = n; plan.coldReps = n }
+        if let n = try a.int("warm-reps", min: 1) { plan.warmReps = n }
+        if let n = try a.int("warmups") { plan.warmups = n; if n == 0 { plan.warmWarmups = 0 } }
+        if a.flag("no-io-backends") { plan.ioBackends = false }
+        if a.flag("no-verify") { plan.verify = false }
+
+        let needsRepo = a.values("dir").isEmpty || !a.values("corpus").isEmpty || a.value("out-dir") == nil
+            || (gate && a.value("baseline") == nil)
+        let repo: String? = needsRepo ? try repoRoot(a.value("repo")) : (try? repoRoot(a.value("repo")))
+        let flavorBin = a.value("flavor-bin") ?? (repo.map { $0 + "/.build/release" } ?? ".build/release")
+        let upstreamMode = try Toolset.UpstreamMode(rawValue: a.value("upstream") ?? (gate || profileName == "quick" ? "off" : "auto"))
+            .orThrow("--upstream: expected auto, off or require")
+        let tools = try Toolset.resolve(flavorBin: flavorBin, upstreamBin: a.value("upstream-bin") ?? repo.map { $0 + "/upstream/bin" },
+                                        upstream: upstreamMode, pigz: !a.flag("no-pigz"))
+
+        // Gate: read the baseline first, so that a missing one fails before minutes of measuring.
+        let baselinePath = a.value("baseline") ?? (repo ?? ".") + "/perf-reports/baseline-quick.json"
+        let baseline: Baseline? = gate && !a.flag("write-baseline") ? try Baseline.read(baselinePath) : nil
+
+        var notes = [String]()
+        let busy = busyProcesses()
+        if !busy.isEmpty {
+            let n = "other heavy processes were running at the start: \(busy.joined(separator: ", ")) (figures are noisier)"
+            notes.append(n)
+            progress("warning: " + n)
+        }
+
+        // Corpora: materialised (or found in the cache) before anything is timed.
+        var corpora = [Corpus]()
+        let names = a.values("corpus")
+        let dirs = a.values("dir")
+        let defaults = profileName == "full" ? ["tiny", "site-packages", "many-small", "big-blob"] : ["tiny", "small-mixed"]
+        let store = repo.map { CorpusStore(dir: $0 + "/corpora") }
+        for n in (names.isEmpty && dirs.isEmpty ? defaults : names) {
+            guard let store else { throw BenchError("corpus \(n): no checkout found (pass --repo DIR)") }
+            corpora.append(try store.corpus(named: n))
+        }
+        for d in dirs {
+            let (name, path) = d.contains("=") ? (String(d.split(separator: "=", maxSplits: 1)[0]), String(d.split(separator: "=", maxSplits: 1)[1]))
+                                               : ((URL(fileURLWithPath: d).standardizedFileURL.lastPathComponent), d)
+            guard !name.isEmpty, !name.contains("/") else { throw BenchError("--dir \(d): bad corpus name") }
+            corpora.append(try CorpusStore(dir: "").adHoc(name: name, dir: path, origin: "--dir \(path)"))
+        }
+        guard Set(corpora.map(\.name)).count == corpora.count else { throw BenchError("two corpora have the same name: use --dir NAME=PATH") }
+
+        let maxBytes = corpora.map(\.summary.bytes).max() ?? 0
+        let workBase = try workDirectory(a.value("work-dir"), needBytes: maxBytes * 7)
+        let workRoot = workBase + "/flavor-bench-\(getpid())"
+        try makeDirs(workRoot)
+        defer { try? removeTree(workRoot) }
+        let fs = filesystemType(workRoot)
+        if fs != "tmpfs" { notes.append("work directory \(workRoot) is on \(fs), not tmpfs: disk speed is part of every figure") }
+
+        var results = [CorpusResult]()
+        var envNote = [String: String]()
+        for (k, v) in ProcessInfo.processInfo.environment where k.hasPrefix("FLAVOR_") { envNote[k] = v }
+        if !envNote.isEmpty { progress("measured commands inherit " + envNote.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
+
+        for c in corpora {
+            let p = plan.scaled(forBytes: c.summary.bytes, overridden: overridden)
+            let bench = try CorpusBench(corpus: c, tools: tools, plan: p, workRoot: workRoot)
+            results.append(try bench.run())
+        }
+
+        var machine = Machine.current()
+        machine.loadAverageStart = loadStart
+        machine.loadAverageEnd = loadAverage()
+        let (commit, dirty) = repo.map(gitState) ?? ("nogit", false)
+        let settings = Settings(packReps: plan.packReps, unpackReps: plan.unpackReps, coldReps: plan.coldReps, warmReps: plan.warmReps,
+                                warmups: plan.warmups, warmWarmups: plan.warmWarmups, copyFloorThreads: plan.copyThreads,
+                                pigzThreads: plan.pigzThreads, upstream: tools.upstream, ioBackends: plan.ioBackends)
+        var report = Report(kind: gate ? "gate" : "run", profile: profileName, started: isoString(started),
+                            durationSeconds: Date().timeIntervalSince(started), commit: commit, dirty: dirty,
+                            command: (["flavor-bench"] + (gate ? ["gate"] : ["run"]) + argv).map(shellQuote).joined(separator: " "),
+                            machine: machine, tools: Versions.tools(tools), environment: envNote, workDir: workRoot,
+                            workFilesystem: fs, settings: settings, corpora: results, notes: notes)
+
+        if gate {
+            return try Gate.finish(report: &report, args: a, baselinePath: baselinePath, baseline: baseline,
+                                   remeasure: { name in
+                                       let c = corpora.first { $0.name == name }!
+                                       let p = plan.scaled(forBytes: c.summary.bytes, overridden: overridden)
+                                       return try CorpusBench(corpus: c, tools: tools, plan: p, workRoot: workRoot).run()
+                                   })
+        }
+
+        // Reports: <out>/<date>-<commit>.{json,md,svg}
+        let outDir = a.value("out-dir") ?? repo! + "/perf-reports"
+        try makeDirs(outDir)
+        let base = a.value("name") ?? "\(report.started.prefix(10))-\(commit)"
+        report.durationSeconds = Date().timeIntervalSince(started)
+        try report.write(json: outDir + "/\(base).json")
+        let svg = SVGChart.render(report)
+        try writeFile(outDir + "/\(base).svg", svg)
+        let md = Markdown.render(report, jsonName: "\(base).json", svgName: "\(base).svg")
+        try writeFile(outDir + "/\(base).md", md)
+        print(md.components(separatedBy: "\n## ").prefix(3).joined(separator: "\n## "))
+        print("\nwrote \(outDir)/\(base).json, .md, .svg")
+        return Exit.ok
+    }
+
+    /// The scratch directory: --work-dir, else /dev/shm when it is tmpfs with room, else $TMPDIR.
+    static func workDirectory(_ explicit: String?, needBytes: Int64) throws -> String {
+        if let e = explicit {
+            try makeDirs(e)
+            return URL(fileURLWithPath: e).standardizedFileURL.path
+        }
+        var s = statvfs()
+        if filesystemType("/dev/shm") == "tmpfs", statvfs("/dev/shm", &s) == 0, access("/dev/shm", W_OK) == 0 {
+            let free = Int64(s.f_bavail) * Int64(s.f_frsize)
+            if free > needBytes + (1 << 30) { return "/dev/shm" }
+            progress("note: /dev/shm has \(formatBytes(free)) free, about \(formatBytes(needBytes)) needed: using \(NSTemporaryDirectory())")
+        }
+        return NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    }
+}
+
+func isoString(_ d: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    return f.string(from: d)
+}
+
+extension Optional {
+    func orThrow(_ message: String) throws -> Wrapped {
+        guard let v = self else { throw BenchError(message) }
+        return v
+    }
+}

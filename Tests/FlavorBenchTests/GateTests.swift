@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// The harness's own tests: they run the built `flavor-bench` (release or debug, whichever built this
+/// runner) against the `flavor` and `flavor-launcher` next to it.
+@Suite("flavor-bench: regression gate, reports, corpora", .serialized)
+struct GateTests {
+    init() throws {
+        try #require(Bench.missing.isEmpty, "not built: \(Bench.missing.joined(separator: ", ")) (swift build first)")
+    }
+
+    /// The gate passes on the unchanged build and fails, naming the metric, when `FLAVOR_GZIP_LEVEL=12`
+    /// (libdeflate's slowest level) is in the environment of the measured commands. The baseline is made
+    /// in the test on the same binaries, so only the injected slowdown separates the runs; level 12 on
+    /// this text is several times slower than level 6, far beyond the 1.5× limit.
+    @Test("gate: passes unchanged, fails on FLAVOR_GZIP_LEVEL=12, --report-only exits 0", .timeLimit(.minutes(4)))
+    func gateTrips() throws {
+        let d = Scratch()
+        try makeTextTree(d.sub("tree"), files: 120, seed: 7)
+        let common = ["--dir", "gate=" + d.sub("tree"), "--flavor-bin", Bench.buildDir, "--baseline", d.sub("baseline.json"),
+                      "--work-dir", d.sub("work"), "--reps", "3", "--warm-reps", "20", "--no-verify"]
+
+        let made = try run(Bench.bench, ["gate", "--write-baseline"] + common)
+        #expect(made.status == 0, "\(made.output)")
+        let baseline = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d.sub("baseline.json")))) as? [String: Any]
+        let metrics = Set(((baseline?["values"] as? [[String: Any]]) ?? []).compactMap { $0["metric"] as? String })
+        #expect(metrics.isSuperset(of: ["pack", "size", "unpack", "cold", "warm"]), "\(metrics)")
+
+        let same = try run(Bench.bench, ["gate"] + common)
+        #expect(same.status == 0, "unchanged build should pass:\n\(table(same.output))")
+        #expect(same.output.contains("verdict: PASS"), "\(same.output)")
+
+        let slow = try run(Bench.bench, ["gate"] + common, env: ["FLAVOR_GZIP_LEVEL": "12"])
+        #expect(slow.status == 1, "FLAVOR_GZIP_LEVEL=12 should fail the gate:\n\(table(slow.output))")
+        #expect(slow.output.contains("verdict: REGRESSION gate/pack"), "\(slow.output)")
+
+        let ci = try run(Bench.bench, ["gate", "--report-only", "--no-confirm"] + common, env: ["FLAVOR_GZIP_LEVEL": "12"])
+        #expect(ci.status == 0, "--report-only must not fail:\n\(ci.output)")
+        #expect(ci.output.contains("REGRESSION gate/pack") && ci.output.contains("report-only: not failing"), "\(ci.output)")
+    }
+
+    /// The verdict table and verdict lines of a gate's output (not the progress lines).
+    func table(_ output: String) -> String {
+        output.split(separator: "\n").filter { !$0.hasPrefix("flavor-bench: ") || $0.contains("error") }.joined(separator: "\n")
+    }
+
+    @Test("gate: a missing baseline is an error (exit 2) that says how to make one")
+    func missingBaseline() throws {
+        let d = Scratch()
+        try makeTextTree(d.sub("tree"), files: 2, seed: 1)
+        let r = try run(Bench.bench, ["gate", "--dir", d.sub("tree"), "--flavor-bin", Bench.buildDir, "--baseline", d.sub("none.json")])
+        #expect(r.status == 2, "\(r.output)")
+        #expect(r.output.contains("--write-baseline"), "\(r.output)")
+    }
+
+    @Test("run writes a JSON report with every sample, a markdown summary and an SVG chart")
+    func runWritesReport() throws {
+        let d = Scratch()
+        try makeTextTree(d.sub("tree"), files: 20, seed: 3)
+        let r = try run(Bench.bench, ["run", "--profile", "quick", "--dir", "t=" + d.sub("tree"), "--flavor-bin", Bench.buildDir,
+                                      "--out-dir", d.sub("out"), "--name", "r", "--work-dir", d.sub("work"),
+                                      "--reps", "2", "--warm-reps", "5", "--warmups", "0"])
+        try #require(r.status == 0, "\(r.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d.sub("out/r.json")))) as? [String: Any]
+        let corpora = try #require(json?["corpora"] as? [[String: Any]])
+        #expect(corpora.first?["name"] as? String == "t")
+        let series = (corpora.first?["series"] as? [[String: Any]]) ?? []
+        let ids = Set(series.compactMap { $0["id"] as? String })
+        #expect(ids.isSuperset(of: ["pack/ours", "pack/gzip6", "unpack/ours", "unpack/tar_xzf", "cold/ours", "cold/tar_xzf", "warm/ours", "warm/floor"]), "\(ids)")
+        #expect(series.allSatisfy { (($0["samples"] as? [Any]) ?? []).count >= 2 })
+        #expect((json?["machine"] as? [String: Any])?["nproc"] as? Int ?? 0 >= 1)
+        let checks = (corpora.first?["checks"] as? [String]) ?? []
+        #expect(checks.contains { $0.contains("extract-all: extracted tree matches the corpus") }, "\(checks)")
+        let md = try String(contentsOfFile: d.sub("out/r.md"), encoding: .utf8)
+        #expect(md.contains("## t: 20 files") && md.contains("warm launch p50: ours ÷ exec floor"))
+        let svg = try String(contentsOfFile: d.sub("out/r.svg"), encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("</svg>"))
+    }
+
+    @Test("corpus generator: the same definition gives the same pinned digest (SplitMix64, SHA-256)")
+    func corpusDeterminism() throws {
+        let d = Scratch()
+        try FileManager.default.createDirectory(atPath: d.sub("repo/corpora"), withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: d.sub("repo/Package.swift")))
+        try Data("""
+            {"name": "g", "generate": {"seed": 42,
+              "trees": [{"files": 60, "min_size": 1024, "max_size": 8192, "packages": 3, "modules": 2}],
+              "blobs": [{"path": "b/blob.bin", "size": 300000, "text_fraction": 0.5}]}}
+            """.utf8).write(to: URL(fileURLWithPath: d.sub("repo/corpora/g.json")))
+        let first = try run(Bench.bench, ["corpus", "make", "g", "--repo", d.sub("repo")])
+        try #require(first.status == 0, "\(first.output)")
+        try FileManager.default.removeItem(atPath: d.sub("repo/corpora/.cache"))
+        let second = try run(Bench.bench, ["corpus", "make", "g", "--repo", d.sub("repo")])
+        let digest = { (s: String) in s.split(separator: "\n").last { $0.hasPrefix("g: ") }.map(String.init) ?? "" }
+        #expect(digest(first.output) == digest(second.output))
+        #expect(digest(first.output).contains("sha256:0c3029f06c5dcaa496287efd14158c1b6182916c02d9619535dd0c968d1c7e65"), "\(first.output)")
+    }
+
+    @Test("sha256 agrees with coreutils on edge lengths", arguments: [0, 1, 55, 56, 63, 64, 65, 1_000_003])
+    func sha256(_ n: Int) throws {
+        let d = Scratch()
+        var bytes = [UInt8](repeating: 0, count: n)
+        for i in 0..<n { bytes[i] = UInt8(truncatingIfNeeded: i &* 131 &+ i >> 7) }
+        try Data(bytes).write(to: URL(fileURLWithPath: d.sub("f")))
+        let ours = try run(Bench.bench, ["sha256", d.sub("f")])
+        let coreutils = try run("/usr/bin/sha256sum", [d.sub("f")])
+        #expect(ours.status == 0 && ours.output.prefix(64) == coreutils.output.prefix(64), "\(ours.output) vs \(coreutils.output)")
+    }
+}
