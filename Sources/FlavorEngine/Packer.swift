@@ -208,7 +208,7 @@ public enum Packer {
     static func hostName() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, 255) == 0 else { return "localhost" }
-        return String(cString: buf)
+        return cStringToString(buf)
     }
 
     /// RFC 3339 UTC timestamp with "+00:00", like the Rust builder.

@@ -196,8 +196,14 @@ public enum FS {
     public static func currentDirectory() -> String {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return "." }
-        return String(cString: buf)
+        return cStringToString(buf)
     }
+}
+
+/// A NUL-terminated C buffer as a String (UTF-8, cut at the first NUL).
+public func cStringToString(_ buf: [CChar]) -> String {
+    let end = buf.firstIndex(of: 0) ?? buf.count
+    return String(decoding: buf[0..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 public enum Env {
