@@ -157,6 +157,8 @@ enum RunCommand {
         let needsRepo = a.values("dir").isEmpty || !a.values("corpus").isEmpty || a.value("out-dir") == nil
             || (gate && a.value("baseline") == nil)
         let repo: String? = needsRepo ? try repoRoot(a.value("repo")) : (try? repoRoot(a.value("repo")))
+        // The checkout's state when measuring starts (a commit made during the run does not count).
+        let (commit, dirty) = repo.map(gitState) ?? ("nogit", false)
         let flavorBin = a.value("flavor-bin") ?? (repo.map { $0 + "/.build/release" } ?? ".build/release")
         let upstreamMode = try Toolset.UpstreamMode(rawValue: a.value("upstream") ?? (gate || profileName == "quick" ? "off" : "auto"))
             .orThrow("--upstream: expected auto, off or require")
@@ -215,7 +217,6 @@ enum RunCommand {
         var machine = Machine.current()
         machine.loadAverageStart = loadStart
         machine.loadAverageEnd = loadAverage()
-        let (commit, dirty) = repo.map(gitState) ?? ("nogit", false)
         let settings = Settings(packReps: plan.packReps, unpackReps: plan.unpackReps, coldReps: plan.coldReps, warmReps: plan.warmReps,
                                 warmups: plan.warmups, warmWarmups: plan.warmWarmups, copyFloorThreads: plan.copyThreads,
                                 pigzThreads: plan.pigzThreads, upstream: tools.upstream, ioBackends: plan.ioBackends)
