@@ -113,7 +113,7 @@ struct LauncherTests {
             p.standardError = FileHandle.nullDevice
             procs.append(p)
         }
-        for p in procs { try p.run() }
+        for p in procs { try startRetryingTextBusy(p) }
         for (i, p) in procs.enumerated() {
             p.waitUntilExit()
             #expect(p.terminationStatus == 0, "launch \(i)")

@@ -56,7 +56,7 @@ func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd:
     p.standardOutput = out
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
-    try p.run()
+    try startRetryingTextBusy(p)
     // Drain both pipes before waiting so a chatty child cannot block on a full pipe.
     let errData = Locked(Data())
     let group = DispatchGroup()
@@ -67,6 +67,22 @@ func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd:
     p.waitUntilExit()
     let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
     return RunResult(status: status, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData.get(), as: UTF8.self))
+}
+
+/// A package written a moment ago can still be open for writing in a child that another test
+/// thread forked just then (until that child execs and O_CLOEXEC closes it); exec then fails with
+/// ETXTBSY. The window is a fork-to-exec gap, so trying again a bounded number of times is enough.
+func startRetryingTextBusy(_ p: Process) throws {
+    var attempt = 0
+    while true {
+        do { try p.run(); return } catch let e as NSError {
+            let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError
+            let busy = (e.domain == NSPOSIXErrorDomain && e.code == Int(ETXTBSY)) || underlying?.code == Int(ETXTBSY)
+            attempt += 1
+            if !busy || attempt > 200 { throw e }
+            sched_yield()
+        }
+    }
 }
 
 /// A fresh directory, removed when the value goes away.
@@ -151,7 +167,19 @@ func flavorPack(_ manifest: String, _ output: String, launcher: String = Tools.l
 }
 
 func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
-func writeBytes(_ path: String, _ b: [UInt8]) throws { try Data(b).write(to: URL(fileURLWithPath: path)) }
+/// Writes with O_CLOEXEC, so children forked by other test threads do not inherit the write fd
+/// (an inherited write fd makes exec of this file fail with ETXTBSY).
+func writeBytes(_ path: String, _ b: [UInt8]) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno)) }
+    defer { close(fd) }
+    var done = 0
+    while done < b.count {
+        let n = b.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+        guard n > 0 else { throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno)) }
+        done += n
+    }
+}
 
 func le64(_ b: [UInt8], _ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) } }
 func le32(_ b: [UInt8], _ o: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[o + $1]) << (8 * UInt32($1)) } }
@@ -179,7 +207,11 @@ func spawnRaw(_ exe: String, _ args: [String], env: [String: String]) throws -> 
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
+    var rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
+    for _ in 0..<200 where rc == ETXTBSY {  // see startRetryingTextBusy
+        sched_yield()
+        rc = posix_spawn(&pid, exe, &actions, nil, argv, envp)
+    }
     try #require(rc == 0, "posix_spawn \(exe): \(rc)")
     return pid
 }
