@@ -17,10 +17,10 @@ enum Exit {
 
 /// Writes one line to stderr.
 func warn(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data((s + "\n").utf8))
 }
 
 /// Progress output: stderr, so stdout stays for tables and JSON.
 func progress(_ s: String) {
-    FileHandle.standardError.write(Data(("flavor-bench: " + s + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data(("flavor-bench: " + s + "\n").utf8))
 }

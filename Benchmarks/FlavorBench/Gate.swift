@@ -77,6 +77,11 @@ enum Gate {
         }
         printTable(rows, header: "flavor-bench gate: quick profile vs \(baselinePath) (baseline \(baseline.commit), \(baseline.created.prefix(10)), \(baseline.machine))")
         if let p = a.value("report") { try report.write(json: p) }
+        for c in report.corpora {
+            for (phase, share) in (c.otherCPU ?? [:]).sorted(by: { $0.key < $1.key }) where share > 0.1 {
+                print(String(format: "note: other processes used %.0f%% of a core during %@ %@ (noisy)", share * 100, c.name, phase))
+            }
+        }
         let bad = rows.filter(\.regressed)
         if bad.isEmpty {
             print("verdict: PASS — no ratio above its limit\(confirmNote)")

@@ -38,6 +38,9 @@ let usage = """
 
 func runMain(_ argv: [String]) -> Int32 {
     guard let cmd = argv.first else { print(usage); return Exit.error }
+    // A closed stdout (`flavor-bench run | head`) must not kill the run before it cleans its work
+    // directory; measured commands still start with default dispositions (POSIX_SPAWN_SETSIGDEF).
+    signal(SIGPIPE, SIG_IGN)
     let rest = Array(argv.dropFirst())
     do {
         switch cmd {
@@ -205,7 +208,7 @@ enum RunCommand {
 
         var results = [CorpusResult]()
         var envNote = [String: String]()
-        for (k, v) in ProcessInfo.processInfo.environment where k.hasPrefix("FLAVOR_") { envNote[k] = v }
+        for (k, v) in ProcessInfo.processInfo.environment where k.hasPrefix("FLAVOR_") && !k.hasPrefix("FLAVOR_BENCH_") { envNote[k] = v }
         if !envNote.isEmpty { progress("measured commands inherit " + envNote.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
 
         for c in corpora {
@@ -214,6 +217,11 @@ enum RunCommand {
             results.append(try bench.run())
         }
 
+        for c in results {
+            for (phase, share) in (c.otherCPU ?? [:]).sorted(by: { $0.key < $1.key }) where share > 0.1 {
+                notes.append(String(format: "%@ %@: other processes used %.0f%% of a core while it ran (disturbed)", c.name, phase, share * 100))
+            }
+        }
         var machine = Machine.current()
         machine.loadAverageStart = loadStart
         machine.loadAverageEnd = loadAverage()

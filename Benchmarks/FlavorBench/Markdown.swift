@@ -87,6 +87,14 @@ enum Markdown {
             s += "\n### Ratios in this run (ours ÷ reference, medians; < 1 = ours faster or smaller)\n\n"
             for x in c.ratios { s += "- \(x.label): **\(String(format: x.id.hasPrefix("size") ? "%.4f" : "%.3f", x.value))**\n" }
         }
+        if let o = c.otherCPU, !o.isEmpty {
+            let order = ["pack", "unpack", "cold", "warm"]
+            let parts = o.sorted { (order.firstIndex(of: $0.key) ?? 9) < (order.firstIndex(of: $1.key) ?? 9) }
+                .map { String(format: "%@ %.0f%%", $0.key, $0.value * 100) }
+            let worst = o.values.max() ?? 0
+            s += "\nOther processes' CPU while each phase ran (share of one core): " + parts.joined(separator: ", ")
+                + (worst > 0.1 ? " — **disturbed: treat this corpus's absolute figures with care**.\n" : ".\n")
+        }
         if !c.checks.isEmpty {
             s += "\nChecks: " + c.checks.joined(separator: "; ") + ".\n"
         }

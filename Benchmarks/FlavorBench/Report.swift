@@ -63,6 +63,8 @@ struct CorpusResult: Codable, Sendable {
     var ratios: [Ratio]
     var targets: [Target]
     var checks: [String]
+    /// phase → CPU that other processes used while it ran, as a fraction of one core (`CPUMeter`).
+    var otherCPU: [String: Double]? = nil
 
     func series(_ id: String) -> Series? { series.first { $0.id == id } }
     func size(_ id: String) -> Int64? { sizes.first { $0.id == id }?.bytes }

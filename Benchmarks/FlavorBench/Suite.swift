@@ -24,6 +24,7 @@ final class CorpusBench {
     let work: String
     let spawner: Spawner
     var checks = [String]()
+    var otherCPU = [String: Double]()
     /// The corpus's content digest (no modes), computed on first use by `verifyTree`.
     lazy var contentDigest: String = (try? treeDigest(corpus.root, corpus.summary, modes: false)) ?? "unreadable"
 
@@ -66,7 +67,7 @@ final class CorpusBench {
         series += try warmPhase()
         var result = CorpusResult(name: corpus.name, origin: corpus.origin, digest: corpus.digest, files: corpus.summary.files,
                                   dirs: corpus.summary.dirs, bytes: corpus.summary.bytes, series: series, sizes: sizes,
-                                  ratios: [], targets: [], checks: checks)
+                                  ratios: [], targets: [], checks: checks, otherCPU: otherCPU)
         result.ratios = Ratios.compute(result)
         result.targets = Targets.evaluate(result)
         progress(String(format: "%@: done in %.0f s", corpus.name, monotonicSeconds() - t0))
@@ -302,6 +303,7 @@ final class CorpusBench {
     /// Then `rssRuns` untimed rounds under GNU time for peak RSS (when it is installed).
     func interleave(_ phase: String, _ variants: [Variant], warmups: Int, reps: Int, rssRuns: Int) throws -> ([String: [Sample]], [String: [Int]]) {
         let t0 = monotonicSeconds()
+        let meter = CPUMeter()
         progress("\(corpus.name): \(phase): \(warmups) warm-up + \(reps) runs × \(variants.count) commands (\(variants.map(\.id).joined(separator: ", ")))")
         var out = [String: [Sample]]()
         for v in variants { out[v.id] = [] }
@@ -331,7 +333,12 @@ final class CorpusBench {
             let m = Stats(out[v.id]!.map(\.wall)).median
             line += " \(v.id) " + formatSeconds(m)
         }
+        let other = meter.otherCoreShare()
+        otherCPU[phase] = other
         progress(line + String(format: " (%.0f s)", monotonicSeconds() - t0))
+        if other > 0.1 {
+            progress(String(format: "warning: %@ %@: other processes used %.0f%% of a core meanwhile (figures disturbed)", corpus.name, phase, other * 100))
+        }
         return (out, rss)
     }
 
