@@ -12,7 +12,10 @@ public enum Extractor {
         public var relativePath: String
     }
 
-    public static func extract(_ pkg: PackageReader, slot i: Int, metadata: Metadata, into writer: TreeWriter) throws(EngineError) -> Outcome {
+    /// `chunkVerify`: the slot was not verified as a whole; a chunked slot verifies each chunk
+    /// before decoding it (`inlineVerification`), reporting mismatches to this closure.
+    public static func extract(_ pkg: PackageReader, slot i: Int, metadata: Metadata, into writer: TreeWriter,
+                               chunkVerify: (@Sendable (EngineError) -> Bool)? = nil) throws(EngineError) -> Outcome {
         let d = pkg.descriptors[i]
         let sm = metadata.slots[i]
         let label = "\(pkg.fileName): slot \(i) \"\(sm.id)\""
@@ -24,6 +27,16 @@ public enum Extractor {
         pkg.file.adviseSequential(range)
         defer { pkg.file.adviseDone(range) }
         let declared = SlotDecoder.declaredSize(d, chain)
+        if chain.operations == [.tar, .gzip] {
+            let index: ChunkedGzip.Index?
+            do { index = try ChunkedGzip.index(stored) } catch { throw EngineError(.extraction, "\(label): \(error)") }
+            if let index, index.chunks.count > 1 {
+                try ChunkedExtractor.extract(pkg, slot: i, stored: stored, index: index, declaredSize: declared,
+                                             signedHeaderDigest: sm.chunkIndexDigest, verify: chunkVerify, into: writer, what: label)
+                try writer.finish()
+                return Outcome(files: writer.filesWritten - before.0, bytes: writer.bytesWritten - before.1, relativePath: "")
+            }
+        }
         if chain.operations == [.tar, .gzip],
            max(Int(clamping: declared ?? 0), Inflater.gzipSizeHint(stored) ?? 0, stored.count) > Settings.current.streamThreshold {
             try StreamingExtractor.extract(pkg, slot: i, stored: stored, declaredSize: declared, into: writer, what: label)
@@ -71,13 +84,16 @@ extension Extractor {
             if sink.failed { return }
             let i = order[job]
             do throws(EngineError) {
-                if verify {
+                var chunkVerify: (@Sendable (EngineError) -> Bool)? = nil
+                if verify && inlineVerification(pkg, i, m) {
+                    chunkVerify = onVerifyFailure
+                } else if verify {
                     do throws(EngineError) { try Verifier.verifySlot(pkg, i, m) } catch {
                         if !onVerifyFailure(error) { throw error }
                     }
                 }
                 let writer = try TreeWriter(root: root, backend: backend)
-                let o = try extract(pkg, slot: i, metadata: m, into: writer)
+                let o = try extract(pkg, slot: i, metadata: m, into: writer, chunkVerify: chunkVerify)
                 totalsBox.add(o.files, o.bytes)
                 progress(i)
             } catch {
@@ -86,6 +102,18 @@ extension Extractor {
         }
         if let e = sink.first { throw e }
         return totalsBox.value
+    }
+}
+
+extension Extractor {
+    /// True for a chunked gzip tar slot whose header digest is in the signed metadata: its chunks
+    /// are verified by the workers that decode them instead of one pass over the whole slot.
+    static func inlineVerification(_ pkg: PackageReader, _ i: Int, _ m: Metadata) -> Bool {
+        let sm = m.slots[i]
+        guard !sm.selfRef, sm.chunkIndexDigest != nil,
+              (try? OperationChain(packed: pkg.descriptors[i].operations))?.operations == [.tar, .gzip],
+              let bytes = try? pkg.slotBytes(i), let index = try? ChunkedGzip.index(bytes) else { return false }
+        return index.chunks.count > 1
     }
 }
 

@@ -1,6 +1,9 @@
 import FlavorFormat
 import FlavorSys
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One member to frame into a shard: where its bytes come from and its tar header fields.
 struct TarItem: Sendable {
@@ -33,6 +36,8 @@ struct EncodedSlot: Sendable {
     var stored: [UInt8]
     var original: Int
     var digest: [UInt8]
+    /// SHA-256 of a ChunkedGzip header (signed in the metadata), nil for other slots.
+    var chunkIndexDigest: [UInt8]? = nil
 }
 
 final class EncodedStore: Sendable {
@@ -61,7 +66,7 @@ extension Packer {
                 let items = try TarBuilder.collect(directory: path, prefix: SlotMetadata.relative(s.target),
                                                    mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, slot: s.id)
                 let codec = s.chain.operations.first { $0 != .tar }
-                let shards = cut(items, limit: shardBytes)
+                let shards = cut(items, limit: shardBytes, alone: 4 * Settings.current.gzipChunkBytes)
                 slots.append(s); jobs.append(.shard(items: shards[0], codec: codec, slot: s.id))
                 for (k, shard) in shards.enumerated().dropFirst() {
                     var part = s
@@ -74,16 +79,26 @@ extension Packer {
         return (slots, jobs)
     }
 
-    /// Cuts at member boundaries once a shard holds `limit` bytes (a big file gets a shard of its own).
-    static func cut(_ items: [TarItem], limit: Int) -> [[TarItem]] {
-        var shards = [[TarItem]](), cur = [TarItem](), bytes = 0
+    /// Cuts at member boundaries into shards of about equal size, at most `limit` bytes each, and
+    /// a multiple of 4 of them, so that 1, 2 or 4 cores get the same amount of work. A file of
+    /// `alone` bytes or more gets a shard of its own (ChunkedGzip spreads it over the cores).
+    static func cut(_ items: [TarItem], limit: Int, alone: Int? = nil) -> [[TarItem]] {
+        let alone = min(alone ?? limit, limit)
+        let total = items.reduce(0) { $0 + $1.estimatedTarBytes }
+        var count = max(1, (total + limit - 1) / limit)
+        if count > 1 { count = (count + 3) / 4 * 4 }
+        let target = (total + count - 1) / count
+        var shards = [[TarItem]](), cur = [TarItem](), seen = 0
         for it in items {
-            if !cur.isEmpty && bytes + it.estimatedTarBytes > limit {
-                shards.append(cur); cur = []; bytes = 0
+            let size = it.estimatedTarBytes
+            let big = size >= alone
+            if !cur.isEmpty && (big || seen + size > (shards.count + 1) * target) {
+                shards.append(cur); cur = []
             }
-            cur.append(it); bytes += it.estimatedTarBytes
+            cur.append(it); seen += size
+            if big { shards.append(cur); cur = [] }
         }
-        shards.append(cur)
+        if !cur.isEmpty || shards.isEmpty { shards.append(cur) }
         return shards
     }
 
@@ -120,31 +135,66 @@ extension Packer {
                 throw EngineError(.config, "slot \"\(slot)\": source \(path): \(error.reason)")
             }
         case let .shard(items, codec, slot):
-            var tar = [UInt8]()
-            tar.reserveCapacity(items.reduce(1024) { $0 + $1.estimatedTarBytes })
-            for it in items {
-                switch it.kind {
-                case .file:
-                    let f: MappedFile
-                    do { f = try MappedFile(path: it.source) } catch {
-                        throw EngineError(.config, "slot \"\(slot)\": \(it.source): \(error.reason)")
-                    }
-                    // The tree may change under us; the header must describe what we copy.
-                    tar += Tar.header(kind: .file, path: it.member, mode: it.mode, size: f.size, mtime: it.mtime)
-                    tar.append(f.bytes)
-                    tar += [UInt8](repeating: 0, count: Tar.padding(after: f.size))
-                default:
-                    tar += Tar.header(kind: it.kind, path: it.member, mode: it.mode, size: 0, linkTarget: it.linkTarget, mtime: it.mtime)
-                }
-            }
-            tar += Tar.endOfArchive
+            let tar = try frame(items, slot: slot)
             let stored: [UInt8]
             switch codec {
-            case .gzip?: stored = Deflater(level: gzipLevel).gzip(tar)
+            case .gzip?:
+                let chunk = Settings.current.gzipChunkBytes
+                if items.count == 1 && items[0].kind == .file && tar.count >= 4 * chunk {
+                    // One big file: compress its chunks on every core (ChunkedGzip).
+                    let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
+                    let gz = tar.withBytes { ChunkedGzip.compress($0, level: gzipLevel, chunkSize: chunk, workers: workers) }
+                    let head = gz.withByteReader { r in (try? ChunkedGzip.index(r)).flatMap { $0 }.map { SHA256.hash(Array(gz[0..<$0.headerSize])) } }
+                    guard let head else { throw EngineError(.io, "slot \"\(slot)\": chunked gzip failed its own index check") }
+                    return EncodedSlot(stored: gz, original: tar.count, digest: SHA256.hash(gz), chunkIndexDigest: head)
+                } else {
+                    stored = Deflater(level: gzipLevel).gzip(tar)
+                }
             case .zstd?: stored = Zstd.compress(tar, level: zstdLevel)
             default: stored = tar
             }
             return EncodedSlot(stored: stored, original: tar.count, digest: SHA256.hash(stored))
         }
+    }
+
+    /// The tar stream of a shard. Files are read straight into the stream buffer (no mmap: for
+    /// thousands of small files the map/unmap pairs cost more than the copy, and unmapping on
+    /// several threads at once makes the kernel shoot down TLBs on every core).
+    static func frame(_ items: [TarItem], slot: String) throws(EngineError) -> [UInt8] {
+        // Zero-filled, so padding and the end-of-archive blocks need no writes.
+        var tar = [UInt8](repeating: 0, count: items.reduce(2 * Tar.blockSize) { $0 + $1.estimatedTarBytes + 1 })
+        var used = 0
+        func place(_ bytes: [UInt8]) {
+            if used + bytes.count > tar.count { tar += [UInt8](repeating: 0, count: used + bytes.count - tar.count) }
+            tar.replaceSubrange(used..<used + bytes.count, with: bytes)
+            used += bytes.count
+        }
+        for it in items {
+            guard it.kind == .file else {
+                place(Tar.header(kind: it.kind, path: it.member, mode: it.mode, size: 0, linkTarget: it.linkTarget, mtime: it.mtime))
+                continue
+            }
+            place(Tar.header(kind: .file, path: it.member, mode: it.mode, size: it.size, mtime: it.mtime))
+            // One byte more than expected, to notice a file that grew since it was listed.
+            let want = it.size + 1
+            if used + want > tar.count { tar += [UInt8](repeating: 0, count: used + want - tar.count) }
+            let got: Int
+            do throws(SysError) {
+                let fd = try FS.open(it.source, O_RDONLY)
+                defer { FS.close(fd) }
+                got = try FS.readFully(fd, into: &tar, at: used, count: want, path: it.source)
+            } catch {
+                throw EngineError(.config, "slot \"\(slot)\": \(error)")
+            }
+            // The header is already written: the bytes must be the ones it describes.
+            guard got == it.size else {
+                throw EngineError(.config, "slot \"\(slot)\": \(it.source) changed size while packing (listed with \(it.size) bytes, now \(got > it.size ? "more" : "\(got)")); pack again when the tree is quiet")
+            }
+            used += it.size + Tar.padding(after: it.size)
+        }
+        used += Tar.endOfArchive.count
+        if used > tar.count { tar += [UInt8](repeating: 0, count: used - tar.count) }
+        tar.removeSubrange(used...)
+        return tar
     }
 }

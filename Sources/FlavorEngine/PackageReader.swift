@@ -44,7 +44,7 @@ public final class PackageReader: Sendable {
         }
     }
 
-    public var fileName: String { path.split(separator: "/").last.map(String.init) ?? path }
+    public var fileName: String { lastPathComponent(path) ?? path }
 
     /// The raw index block as stored.
     public var indexBytes: ByteReader {
@@ -82,3 +82,13 @@ public final class PackageReader: Sendable {
     }
 }
 
+
+/// The last non-empty "/"-separated component, as `split(separator: "/").last` gives it, without
+/// building an array of Substrings on the launch path.
+func lastPathComponent(_ path: String) -> String? {
+    var u = path.utf8[...]
+    while u.last == UInt8(ascii: "/") { u = u.dropLast() }
+    guard !u.isEmpty else { return nil }
+    if let slash = u.lastIndex(of: UInt8(ascii: "/")) { u = u[u.index(after: slash)...] }
+    return String(Substring(u))
+}

@@ -1,5 +1,6 @@
 import FlavorFormat
 import FlavorSys
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -68,15 +69,22 @@ public enum Packer {
         guard launcher.size > 0 else { throw EngineError(.config, "launcher \(plan.launcherPath): empty file") }
 
         // 1. Stored bytes of every slot (directories cut into shards), encoded in parallel.
+        let t0 = MonotonicClock.now()
+        func ms(since t: Double) -> String { "\(Int((MonotonicClock.now() - t) * 1000)) ms" }
         let (slots, jobs) = try expand(plan)
-        progress("encoding \(slots.count) slots (\(jobs.count) jobs)")
+        let inputBytes = jobs.reduce(0) { $0 + $1.estimatedBytes }
+        progress("listed \(plan.slots.count) slots: \(inputBytes) bytes in \(jobs.count) jobs (\(ms(since: t0)))")
+        let t1 = MonotonicClock.now()
         let encoded = try encodeParallel(jobs, plan: plan)
+        progress("encoded \(slots.count) slots: \(encoded.reduce(0) { $0 + $1.original }) → \(encoded.reduce(0) { $0 + $1.stored.count }) bytes (\(ms(since: t1)))")
+        let t2 = MonotonicClock.now()
         let stored = encoded.map(\.stored)
         let originals = encoded.map(\.original)
         let digests = encoded.map(\.digest)
+        let chunkIndexDigests = encoded.map(\.chunkIndexDigest)
 
         // 2. Layout: launcher | metadata | pad8 | table | slots (8-aligned) | trailer.
-        let metadataJSON = metadataJSON(plan, slots: slots, launcher: launcher, stored: stored, digests: digests)
+        let metadataJSON = metadataJSON(plan, slots: slots, launcher: launcher, stored: stored, digests: digests, chunkIndexDigests: chunkIndexDigests)
         let signature = Ed25519.sign(metadataJSON, with: plan.key)
         let metadataGz = Deflater(level: 9).gzip(metadataJSON)
         let metadataOffset = launcher.size
@@ -150,13 +158,15 @@ public enum Packer {
         } catch {
             throw EngineError(.io, "writing \(output): \(error)")
         }
+        progress("wrote \(output): \(packageSize) bytes (\(ms(since: t2)); \(ms(since: t0)) in all)")
         return PackResult(path: output, size: packageSize,
                           slots: slots.enumerated().map { ($1.id, stored[$0].count, originals[$0]) })
     }
 
     static func align8(_ n: Int) -> Int { (n + 7) & ~7 }
 
-    static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, stored: [[UInt8]], digests: [[UInt8]]) -> [UInt8] {
+    static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, stored: [[UInt8]], digests: [[UInt8]],
+                             chunkIndexDigests: [[UInt8]?]) -> [UInt8] {
         var slots = [JSONValue]()
         for (i, s) in planned.enumerated() {
             var o: [(String, JSONValue)] = [
@@ -168,6 +178,7 @@ public enum Packer {
             ]
             o.append(("permissions", s.permissions.map { .string($0) } ?? .string("0600")))
             o.append(("resolution", .string(s.resolution)))
+            if let c = chunkIndexDigests[i] { o.append((SlotMetadata.chunkIndexKey, .string("sha256:" + hex(bytes: c)))) }
             slots.append(.object(o))
         }
         var package: [(String, JSONValue)] = [("name", .string(plan.name)), ("version", .string(plan.version))]
@@ -244,7 +255,25 @@ public enum TarBuilder {
                 items.append(TarItem(member: acc, kind: .directory, source: "", size: 0, mode: 0o755, mtime: mtime ?? 0, linkTarget: ""))
             }
         }
-        try walk(directory, rel: "", prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &items, slot: slot)
+        // Top-level entries are walked in parallel (listing is mostly lstat calls) and joined
+        // in name order, so the result does not depend on the number of cores.
+        let names: [String]
+        do { names = try FS.listDirectory(directory) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+        let parts = Mutex([[TarItem]](repeating: [], count: names.count))
+        let sink = ErrorSink()
+        let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
+        WorkerPool.parallelFor(jobs: names.count, workers: workers) { k, _ in
+            if sink.failed { return }
+            var out = [TarItem]()
+            do throws(EngineError) {
+                try entry(directory, rel: names[k], prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot)
+                parts.withLock { $0[k] = out }
+            } catch {
+                sink.add(error)
+            }
+        }
+        if let e = sink.first { throw e }
+        for p in parts.withLock({ $0 }) { items += p }
         return items
     }
 
@@ -254,36 +283,42 @@ public enum TarBuilder {
         let names: [String]
         do { names = try FS.listDirectory(dir) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
         for name in names {
-            let r = rel.isEmpty ? name : rel + "/" + name
-            let full = base + "/" + r
-            let member = prefix.isEmpty ? r : prefix + "/" + r
-            var st: FS.Status
-            do { st = try FS.lstat(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
-            let viaLink = st.isSymlink
-            if viaLink {
-                if preserveSymlinks {
-                    let target: String
-                    do { target = try FS.readLink(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
-                    out.append(TarItem(member: member, kind: .symlink, source: "", size: 0, mode: 0o777, mtime: mtime ?? st.mtime, linkTarget: target))
-                    continue
-                }
-                // Upstream 0.5.4 launchers refuse symlink members, so by default a link is stored
-                // as what it points at (a file's bytes, or a directory's tree).
-                do { st = try FS.statFollowing(full) } catch {
-                    throw EngineError(.config, "slot \"\(slot)\": \(full) is a dangling symlink")
-                }
-                guard depth < 32 else { throw EngineError(.config, "slot \"\(slot)\": \(full): too many nested symlinked directories (a cycle?)") }
+            try entry(base, rel: rel.isEmpty ? name : rel + "/" + name, prefix: prefix, mtime: mtime,
+                      preserveSymlinks: preserveSymlinks, into: &out, slot: slot, depth: depth)
+        }
+    }
+
+    /// One entry at `rel` under `base` (and, for a directory, everything below it).
+    static func entry(_ base: String, rel r: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool,
+                      into out: inout [TarItem], slot: String, depth: Int = 0) throws(EngineError) {
+        let full = base + "/" + r
+        let member = prefix.isEmpty ? r : prefix + "/" + r
+        var st: FS.Status
+        do { st = try FS.lstat(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+        let viaLink = st.isSymlink
+        if viaLink {
+            if preserveSymlinks {
+                let target: String
+                do { target = try FS.readLink(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+                out.append(TarItem(member: member, kind: .symlink, source: "", size: 0, mode: 0o777, mtime: mtime ?? st.mtime, linkTarget: target))
+                return
             }
-            let t = mtime ?? st.mtime
-            if st.isDirectory {
-                out.append(TarItem(member: member, kind: .directory, source: "", size: 0, mode: st.permissions, mtime: t, linkTarget: ""))
-                try walk(base, rel: r, prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot,
-                         depth: depth + (viaLink ? 1 : 0))
-            } else if st.isRegular {
-                out.append(TarItem(member: member, kind: .file, source: full, size: st.size, mode: st.permissions, mtime: t, linkTarget: ""))
-            } else {
-                throw EngineError(.config, "slot \"\(slot)\": \(full) is not a regular file, directory or symlink")
+            // Upstream 0.5.4 launchers refuse symlink members, so by default a link is stored
+            // as what it points at (a file's bytes, or a directory's tree).
+            do { st = try FS.statFollowing(full) } catch {
+                throw EngineError(.config, "slot \"\(slot)\": \(full) is a dangling symlink")
             }
+            guard depth < 32 else { throw EngineError(.config, "slot \"\(slot)\": \(full): too many nested symlinked directories (a cycle?)") }
+        }
+        let t = mtime ?? st.mtime
+        if st.isDirectory {
+            out.append(TarItem(member: member, kind: .directory, source: "", size: 0, mode: st.permissions, mtime: t, linkTarget: ""))
+            try walk(base, rel: r, prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot,
+                     depth: depth + (viaLink ? 1 : 0))
+        } else if st.isRegular {
+            out.append(TarItem(member: member, kind: .file, source: full, size: st.size, mode: st.permissions, mtime: t, linkTarget: ""))
+        } else {
+            throw EngineError(.config, "slot \"\(slot)\": \(full) is not a regular file, directory or symlink")
         }
     }
 }

@@ -22,6 +22,10 @@ public struct Settings: Sendable {
     /// gzip tar slots that decode to more than this stream through a 1 MiB window instead of
     /// one buffer, keeping RSS bounded for any package size.
     public var streamThreshold = 128 << 20
+    /// Chunk size of a big file's gzip stream (ChunkedGzip): files of 4 chunks or more are
+    /// compressed and decompressed on every core. 4 MiB keeps per-worker buffers small and the
+    /// cost of restarting the LZ77 window at each chunk below 0.1%.
+    public var gzipChunkBytes = 4 << 20
     /// Set on hosts where the benchmark shows io_uring ahead of plain syscalls.
     public var ioAutoPrefersUring = false
 
@@ -42,6 +46,7 @@ public struct Settings: Sendable {
         if let v = lookup("FLAVOR_WORKERS"), let n = Int(v), n > 0 { workers = n }
         ioAutoPrefersUring = lookup("FLAVOR_IO_AUTO_PREFERS")?.lowercased() == "uring"
         if let v = lookup("FLAVOR_STREAM_THRESHOLD"), let n = Int(v), n >= 0 { streamThreshold = n }
+        if let v = lookup("FLAVOR_GZIP_CHUNK_BYTES"), let n = Int(v), n >= 64 << 10 { gzipChunkBytes = n }
         if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
     }
 

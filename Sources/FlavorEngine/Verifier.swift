@@ -54,6 +54,8 @@ public enum Verifier {
     static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport, verbose: Bool) {
         let idx = pkg.index
         func add(_ name: String, _ ok: Bool, _ detail: @autoclosure () -> String) {
+            // The launcher (not verbose) only needs failures: no array of passed checks per start.
+            if ok && !verbose { return }
             r.checks.append(VerificationCheck(name: name, passed: ok, detail: ok && !verbose ? "" : detail()))
         }
         add("trailer", true, "📦/🪄 magics at EOF-8200 and EOF-4")

@@ -39,7 +39,7 @@ public enum Workenv {
     /// cache_validation file matches. O(1): reads two tiny files, never slot bytes.
     public static func isValid(_ p: WorkenvPaths, indexChecksum: UInt32, metadata: Metadata) -> Bool {
         guard FS.exists(p.completeMarker), FS.isDirectory(p.workenv),
-              let stored = try? FS.readFile(p.checksumFile, limit: 64),
+              let stored = FS.readSmallFile(p.checksumFile, limit: 64),
               String(decoding: stored, as: UTF8.self).trimmingWhitespace == hex(UInt64(indexChecksum), width: 8) else { return false }
         if let cv = metadata.cacheValidation {
             let file = Placeholders.expand(cv.checkFile, workenv: p.workenv, metadata: metadata)

@@ -46,6 +46,9 @@ public struct ByteReader: @unchecked Sendable {
 
     public func toArray() -> [UInt8] { Array(base) }
 
+    /// True when every byte is zero (tar padding and end-of-archive blocks).
+    public var isAllZero: Bool { base.allSatisfy { $0 == 0 } }
+
     /// True when the bytes at `off` equal `pattern`.
     public func matches(_ pattern: [UInt8], at off: Int) -> Bool {
         guard off >= 0, pattern.count <= count, off <= count - pattern.count else { return false }

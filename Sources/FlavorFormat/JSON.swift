@@ -83,7 +83,10 @@ public enum JSONValue: Equatable, Sendable {
 }
 
 @inline(__always)
-func sameBytes(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+func sameBytes(_ a: String, _ b: String) -> Bool {
+    // Length first (O(1) for native strings): most key lookups on every launch end there.
+    a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+}
 
 private extension UInt8 {
     static let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")

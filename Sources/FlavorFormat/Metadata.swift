@@ -77,6 +77,9 @@ public struct SlotMetadata: Sendable {
     public var lifecycle: String
     public var permissions: String?
     public var selfRef: Bool
+    /// flavor's own key (upstream ignores it): "sha256:<hex>" of a chunked gzip slot's header,
+    /// which lists each chunk's SHA-256, so chunks can be verified in parallel (ChunkedGzip).
+    public var chunkIndexChecksum: String?
 
     public init(json: JSONValue, position: Int) throws(FormatError) {
         guard json.objectValue != nil else { throw .metadata("slots[\(position)] is not an object") }
@@ -92,6 +95,15 @@ public struct SlotMetadata: Sendable {
         lifecycle = json["lifecycle"]?.stringValue ?? "runtime"
         permissions = json["permissions"]?.stringValue
         selfRef = json["self_ref"]?.boolValue ?? false
+        chunkIndexChecksum = json[SlotMetadata.chunkIndexKey]?.stringValue
+    }
+
+    public static let chunkIndexKey = "chunk_index_checksum"
+
+    /// The signed SHA-256 of a chunked slot's header, nil when absent or malformed.
+    public var chunkIndexDigest: [UInt8]? {
+        guard let s = chunkIndexChecksum, s.hasPrefix("sha256:"), let b = bytes(fromHex: String(s.dropFirst(7))), b.count == 32 else { return nil }
+        return b
     }
 
     /// The signed digest this slot's stored bytes must match: full 32 bytes for "sha256:<hex>",

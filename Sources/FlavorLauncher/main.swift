@@ -4,7 +4,7 @@ import FlavorSys
 
 // The stub at offset 0 of every package: find our own trailer, verify, prepare the workenv, exec.
 // Everything lives in FlavorEngine.Launch; this file only picks the mode and maps errors to exits.
-let args = Array(CommandLine.arguments.dropFirst())
+let args = Process.userArguments()
 let settings = Settings.current
 guard let exe = Exec.selfPath() else {
     Process.printError("flavor-launcher: cannot resolve /proc/self/exe")

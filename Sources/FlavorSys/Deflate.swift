@@ -52,7 +52,7 @@ public final class Deflater {
 }
 
 public final class Inflater {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     public init() {
         guard let h = libdeflate_alloc_decompressor() else { fatalError("libdeflate_alloc_decompressor: out of memory") }

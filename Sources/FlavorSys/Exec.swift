@@ -29,14 +29,26 @@ public enum Exec {
     }
 
     static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-        var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-        ptrs.append(nil)
-        defer { for p in ptrs { free(p) } }
-        return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
+        // A raw buffer, not an Array of optional pointers: this runs on every launch, and that
+        // Array type costs a generic metadata instantiation and a regrow for the trailing nil.
+        let ptrs = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() { ptrs[i] = strdup(s) }
+        ptrs[strings.count] = nil
+        defer {
+            for i in 0..<strings.count { free(ptrs[i]) }
+            ptrs.deallocate()
+        }
+        return body(ptrs)
     }
 
     /// Absolute path of the running executable.
-    public static func selfPath() -> String? { try? FS.readLink("/proc/self/exe") }
+    public static func selfPath() -> String? {
+        // A [UInt8] buffer (prespecialized in the stdlib) instead of FS.readLink's [CChar]: every launch asks.
+        var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = buf.withUnsafeMutableBytes { Glibc.readlink("/proc/self/exe", $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count - 1) }
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n], as: UTF8.self)
+    }
 
     /// True when `path` is an executable regular file.
     public static func isExecutable(_ path: String) -> Bool {

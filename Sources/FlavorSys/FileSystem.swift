@@ -42,6 +42,17 @@ public enum FS {
         }
     }
 
+    /// Reads until `buf` is full or the file ends; returns the byte count.
+    public static func readFully(_ fd: Int32, into buf: UnsafeMutableRawBufferPointer, path: String = "") throws(SysError) -> Int {
+        var done = 0
+        while done < buf.count {
+            let n = try sys("read", path) { Glibc.read(fd, buf.baseAddress! + done, buf.count - done) }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     /// Reads a whole (small) file; `limit` guards against reading something unexpectedly large.
     public static func readFile(_ path: String, limit: Int = 64 << 20) throws(SysError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
@@ -259,5 +270,17 @@ extension FS {
     /// Writes a whole window (e.g. a slice of a mapped package) to `fd`.
     public static func writeAll(_ fd: Int32, _ data: ByteReader, path: String = "") throws(SysError) {
         try data.withUnsafeBytes { (raw) throws(SysError) in try writeAll(fd, raw, path: path) }
+    }
+
+    public static func pwriteAll(_ fd: Int32, _ data: ByteReader, at offset: Int, path: String = "") throws(SysError) {
+        try data.withUnsafeBytes { (raw) throws(SysError) in try pwriteAll(fd, raw, at: offset, path: path) }
+    }
+
+    /// Reads until `count` bytes landed in `buffer` at `offset` or the file ended; returns the byte count.
+    public static func readFully(_ fd: Int32, into buffer: inout [UInt8], at offset: Int, count: Int, path: String = "") throws(SysError) -> Int {
+        precondition(offset >= 0 && count >= 0 && offset + count <= buffer.count, "readFully: range outside the buffer")
+        return try buffer.withMutableBytes { (raw) throws(SysError) -> Int in
+            try readFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + count]), path: path)
+        }
     }
 }
