@@ -14,6 +14,8 @@ public final class TreeWriter {
     private var checkedDirs: Set<String> = [""]
     private var symlinks: Set<String> = []
     private var deferredDirModes: [(String, UInt32)] = []
+    /// Parent directory of the last file whose parents were checked (see prepareParents).
+    private var lastParent: Substring?
     public private(set) var filesWritten = 0
     public private(set) var bytesWritten = 0
     /// io_uring batcher when the uring backend is in use; file data handed to it must stay
@@ -40,6 +42,10 @@ public final class TreeWriter {
 
     /// Normalised relative path, or nil if it is absolute, empty, has a NUL, or climbs with `..`.
     public static func safeRelative(_ path: String) -> String? {
+        isPlainRelative(path) ? path : normalizedRelative(path)
+    }
+
+    static func normalizedRelative(_ path: String) -> String? {
         if path.hasPrefix("/") || path.utf8.contains(0) { return nil }
         var parts = [Substring]()
         for c in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -48,6 +54,25 @@ public final class TreeWriter {
             parts.append(c)
         }
         return parts.isEmpty ? nil : parts.joined(separator: "/")
+    }
+
+    /// Already normal: no leading, trailing or doubled "/", no "." or ".." component, no NUL.
+    /// Nearly every tar member is, and this check costs one pass over the bytes.
+    static func isPlainRelative(_ path: String) -> Bool {
+        var prev: UInt8 = UInt8(ascii: "/")   // as if preceded by a separator
+        var dots = 0                          // dots since the last separator, -1 once anything else
+        for b in path.utf8 {
+            switch b {
+            case 0: return false
+            case UInt8(ascii: "/"):
+                if prev == UInt8(ascii: "/") || dots > 0 { return false }
+                dots = 0
+            case UInt8(ascii: "."): if dots >= 0 { dots += 1 }
+            default: dots = -1
+            }
+            prev = b
+        }
+        return prev != UInt8(ascii: "/") && dots <= 0
     }
 
     static func isRoot(_ path: String) -> Bool {
@@ -84,6 +109,8 @@ public final class TreeWriter {
 
     /// Makes every parent of `rel` a real directory inside the root.
     private func prepareParents(_ rel: String, what: String) throws(EngineError) {
+        // Tar members come directory by directory: most files share the previous one's parent.
+        if let parent = Self.parent(of: rel), parent == lastParent, symlinks.isEmpty { return }
         var prefix = ""
         let comps = rel.split(separator: "/")
         for c in comps.dropLast() {
@@ -106,6 +133,13 @@ public final class TreeWriter {
             }
             checkedDirs.insert(prefix)
         }
+        lastParent = Self.parent(of: rel)
+    }
+
+    /// "a/b" for "a/b/c", nil for a top-level name.
+    static func parent(of rel: String) -> Substring? {
+        guard let slash = rel.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        return rel[rel.startIndex..<slash]
     }
 
     /// Writes one regular file from `data`. With the io_uring backend the bytes are written at
@@ -115,7 +149,7 @@ public final class TreeWriter {
             throw EngineError(.extraction, "\(what): refused path outside the root \"\(rel)\"")
         }
         try prepareParents(rel, what: what)
-        if symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
+        if !symlinks.isEmpty && symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
         let full = root + "/" + rel
         let m = mode & 0o1777
         do throws(SysError) {

@@ -86,6 +86,25 @@ struct TreeWriterPathTests {
         #expect(TreeWriter.safeRelative(path) == expected)
     }
 
+    @Test("the one-pass check for already-normal paths agrees with the full normalisation on every short path")
+    func plainRelativeFastPath() {
+        let parts = ["a", ".", "..", "", ".x", "x.", "...", "\u{0}", "é"]
+        var checked = 0
+        for n in 1...4 {
+            var combos = [[String]]([[]])
+            for _ in 0..<n { combos = combos.flatMap { c in parts.map { c + [$0] } } }
+            for c in combos {
+                for lead in ["", "/"] {
+                    let p = lead + c.joined(separator: "/")
+                    if TreeWriter.isPlainRelative(p) { #expect(TreeWriter.normalizedRelative(p) == p, "\(p)") }
+                    #expect(TreeWriter.safeRelative(p) == TreeWriter.normalizedRelative(p), "\(p)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 10_000)
+    }
+
     @Test("linkStaysInside allows targets that stay under the root and refuses the rest", arguments: [
         ("lnk", "sub", true), ("lnk", "./sub/file", true), ("a/b/lnk", "../c", true), ("a/b/lnk", "../../c", true),
         ("a/lnk", "..", true), ("lnk", ".", true),
