@@ -33,11 +33,27 @@ enum PackJob: Sendable {
 }
 
 struct EncodedSlot: Sendable {
-    var stored: [UInt8]
+    /// The stored bytes, as pieces written one after the other (one piece but for chunked gzip).
+    var segments: [[UInt8]]
     var original: Int
     var digest: [UInt8]
     /// SHA-256 of a ChunkedGzip header (signed in the metadata), nil for other slots.
     var chunkIndexDigest: [UInt8]? = nil
+
+    init(stored: [UInt8], original: Int, digest: [UInt8]) {
+        segments = [stored]; self.original = original; self.digest = digest
+    }
+
+    init(member: ChunkedGzip.Member, original: Int) {
+        segments = member.segments; self.original = original
+        var h = SHA256()
+        for s in segments { h.update(s) }
+        digest = h.finalize()
+        chunkIndexDigest = SHA256.hash(member.header)
+    }
+
+    var storedSize: Int { segments.reduce(0) { $0 + $1.count } }
+    var stored: [UInt8] { segments.count == 1 ? segments[0] : Array(segments.joined()) }
 }
 
 final class EncodedStore: Sendable {
@@ -135,21 +151,25 @@ extension Packer {
                 throw EngineError(.config, "slot \"\(slot)\": source \(path): \(error.reason)")
             }
         case let .shard(items, codec, slot):
+            let chunk = Settings.current.gzipChunkBytes
+            if codec == .gzip, items.count == 1, let it = items.first, it.kind == .file, it.estimatedTarBytes >= 4 * chunk {
+                // One big file: its chunks are read and compressed on every core (ChunkedGzip),
+                // straight from the file; the tar stream is never held whole.
+                let header = Tar.header(kind: .file, path: it.member, mode: it.mode, size: it.size, mtime: it.mtime)
+                let tail = [UInt8](repeating: 0, count: Tar.padding(after: it.size) + Tar.endOfArchive.count)
+                let source = ChunkedGzip.Source([.bytes(header), .file(path: it.source, size: it.size), .bytes(tail)])
+                let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
+                do {
+                    let member = try ChunkedGzip.compress(source, level: gzipLevel, chunkSize: chunk, workers: workers)
+                    return EncodedSlot(member: member, original: source.count)
+                } catch {
+                    throw EngineError(.config, "slot \"\(slot)\": \(error)")
+                }
+            }
             let tar = try frame(items, slot: slot)
             let stored: [UInt8]
             switch codec {
-            case .gzip?:
-                let chunk = Settings.current.gzipChunkBytes
-                if items.count == 1 && items[0].kind == .file && tar.count >= 4 * chunk {
-                    // One big file: compress its chunks on every core (ChunkedGzip).
-                    let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
-                    let gz = tar.withBytes { ChunkedGzip.compress($0, level: gzipLevel, chunkSize: chunk, workers: workers) }
-                    let head = gz.withByteReader { r in (try? ChunkedGzip.index(r)).flatMap { $0 }.map { SHA256.hash(Array(gz[0..<$0.headerSize])) } }
-                    guard let head else { throw EngineError(.io, "slot \"\(slot)\": chunked gzip failed its own index check") }
-                    return EncodedSlot(stored: gz, original: tar.count, digest: SHA256.hash(gz), chunkIndexDigest: head)
-                } else {
-                    stored = Deflater(level: gzipLevel).gzip(tar)
-                }
+            case .gzip?: stored = Deflater(level: gzipLevel).gzip(tar)
             case .zstd?: stored = Zstd.compress(tar, level: zstdLevel)
             default: stored = tar
             }

@@ -76,15 +76,15 @@ public enum Packer {
         progress("listed \(plan.slots.count) slots: \(inputBytes) bytes in \(jobs.count) jobs (\(ms(since: t0)))")
         let t1 = MonotonicClock.now()
         let encoded = try encodeParallel(jobs, plan: plan)
-        progress("encoded \(slots.count) slots: \(encoded.reduce(0) { $0 + $1.original }) → \(encoded.reduce(0) { $0 + $1.stored.count }) bytes (\(ms(since: t1)))")
+        progress("encoded \(slots.count) slots: \(encoded.reduce(0) { $0 + $1.original }) → \(encoded.reduce(0) { $0 + $1.storedSize }) bytes (\(ms(since: t1)))")
         let t2 = MonotonicClock.now()
-        let stored = encoded.map(\.stored)
+        let sizes = encoded.map(\.storedSize)
         let originals = encoded.map(\.original)
         let digests = encoded.map(\.digest)
         let chunkIndexDigests = encoded.map(\.chunkIndexDigest)
 
         // 2. Layout: launcher | metadata | pad8 | table | slots (8-aligned) | trailer.
-        let metadataJSON = metadataJSON(plan, slots: slots, launcher: launcher, stored: stored, digests: digests, chunkIndexDigests: chunkIndexDigests)
+        let metadataJSON = metadataJSON(plan, slots: slots, launcher: launcher, sizes: sizes, digests: digests, chunkIndexDigests: chunkIndexDigests)
         let signature = Ed25519.sign(metadataJSON, with: plan.key)
         let metadataGz = Deflater(level: 9).gzip(metadataJSON)
         let metadataOffset = launcher.size
@@ -99,7 +99,7 @@ public enum Packer {
             d.id = UInt64(i)
             d.nameHash = SlotDescriptor.checksumPrefix(SHA256.hash(Array(s.id.utf8)))
             d.offset = UInt64(cursor)
-            d.size = UInt64(stored[i].count)
+            d.size = UInt64(sizes[i])
             d.originalSize = UInt64(originals[i])
             d.operations = s.chain.packed
             d.checksum = SlotDescriptor.checksumPrefix(digests[i])
@@ -108,7 +108,7 @@ public enum Packer {
             d.priority = 1
             d.permissions = UInt16(s.permissions.flatMap(parseOctalMode) ?? 0o600)
             descriptors.append(d)
-            cursor += stored[i].count
+            cursor += sizes[i]
         }
         let packageSize = cursor + Trailer.byteCount
 
@@ -145,9 +145,10 @@ public enum Packer {
             var table = [UInt8](); table.reserveCapacity(64 * descriptors.count)
             for d in descriptors { table += d.encoded() }
             try FS.writeAll(fd, table, path: tmp); pos += table.count
-            for (i, bytes) in stored.enumerated() {
+            for (i, e) in encoded.enumerated() {
                 try pad(to: offsets[i])
-                try FS.writeAll(fd, bytes, path: tmp); pos += bytes.count
+                for piece in e.segments { try FS.writeAll(fd, piece, path: tmp) }
+                pos += sizes[i]
             }
             try FS.writeAll(fd, trailer, path: tmp); pos += trailer.count
             precondition(pos == packageSize, "layout arithmetic")
@@ -160,18 +161,18 @@ public enum Packer {
         }
         progress("wrote \(output): \(packageSize) bytes (\(ms(since: t2)); \(ms(since: t0)) in all)")
         return PackResult(path: output, size: packageSize,
-                          slots: slots.enumerated().map { ($1.id, stored[$0].count, originals[$0]) })
+                          slots: slots.enumerated().map { ($1.id, sizes[$0], originals[$0]) })
     }
 
     static func align8(_ n: Int) -> Int { (n + 7) & ~7 }
 
-    static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, stored: [[UInt8]], digests: [[UInt8]],
+    static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, sizes: [Int], digests: [[UInt8]],
                              chunkIndexDigests: [[UInt8]?]) -> [UInt8] {
         var slots = [JSONValue]()
         for (i, s) in planned.enumerated() {
             var o: [(String, JSONValue)] = [
                 ("slot", .int(Int64(i))), ("id", .string(s.id)), ("source", .string(s.source)),
-                ("target", .string(s.target)), ("size", .int(Int64(stored[i].count))),
+                ("target", .string(s.target)), ("size", .int(Int64(sizes[i]))),
                 ("checksum", .string("sha256:" + hex(bytes: digests[i]))),
                 ("operations", .string(s.chain.manifestName)), ("purpose", .string(s.purpose)),
                 ("lifecycle", .string(s.lifecycle)),

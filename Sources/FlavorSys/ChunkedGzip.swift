@@ -2,6 +2,9 @@ internal import CDeflate
 internal import CZlib
 import FlavorFormat
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // One gzip member whose DEFLATE stream is a concatenation of independently compressed chunks
 // (no back-references across a chunk boundary, each chunk starting on a byte boundary), with
@@ -58,50 +61,121 @@ public enum ChunkedGzip {
 
     // MARK: Compression
 
+    /// What `compress` reads: in-memory pieces and whole files, concatenated. A big file's tar
+    /// stream is its header, the file and the zero blocks after it, so no copy of the whole
+    /// stream is ever held in memory: each worker reads only the chunk it compresses.
+    public struct Source: Sendable {
+        public enum Piece: Sendable {
+            case bytes([UInt8])
+            /// The first `size` bytes of the file at `path` (its size when it was listed).
+            case file(path: String, size: Int)
+            var count: Int { switch self { case let .bytes(b): return b.count; case let .file(_, n): return n } }
+        }
+        public let pieces: [Piece]
+        public let count: Int
+        public init(_ pieces: [Piece]) { self.pieces = pieces; count = pieces.reduce(0) { $0 + $1.count } }
+
+        /// Fills `buf` with the bytes at `offset`.
+        func read(at offset: Int, into buf: UnsafeMutableRawBufferPointer) throws(SysError) {
+            var start = 0, filled = 0
+            for piece in pieces {
+                let end = start + piece.count
+                defer { start = end }
+                let lo = max(offset + filled, start), hi = min(offset + buf.count, end)
+                guard lo < hi else { continue }
+                let dest = UnsafeMutableRawBufferPointer(rebasing: buf[filled..<filled + (hi - lo)])
+                switch piece {
+                case let .bytes(b):
+                    b.withUnsafeBytes { dest.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[(lo - start)..<(hi - start)])) }
+                case let .file(path, _):
+                    let fd = try FS.open(path, O_RDONLY)
+                    defer { FS.close(fd) }
+                    var done = 0
+                    while done < dest.count {
+                        let n = try sys("pread", path) { pread(fd, dest.baseAddress! + done, dest.count - done, off_t(lo - start + done)) }
+                        // The header already says how big the file is.
+                        if n == 0 { throw SysError(op: "read (the file shrank while packing)", path: path, errno: EIO) }
+                        done += n
+                    }
+                }
+                filled += hi - lo
+            }
+        }
+    }
+
+    /// A compressed member as pieces to write one after the other: the header with the chunk
+    /// index (what the metadata signs), each chunk, then the gzip trailer.
+    public struct Member: Sendable {
+        public var segments: [[UInt8]]
+        public var count: Int { segments.reduce(0) { $0 + $1.count } }
+        public var header: [UInt8] { segments[0] }
+        public var joined: [UInt8] { Array(segments.joined()) }
+    }
+
     /// gzip of `data` as independently compressed chunks on up to `workers` threads.
     public static func compress(_ data: UnsafeRawBufferPointer, level: Int32, chunkSize preferred: Int, workers: Int) -> [UInt8] {
-        let size = chunkSize(for: data.count, preferred: preferred)
-        let count = max(1, (data.count + size - 1) / size)
+        do { return try compress(Source([.bytes(Array(data))]), level: level, chunkSize: preferred, workers: workers).joined } catch {
+            fatalError("in-memory source failed: \(error)")
+        }
+    }
+
+    /// Worker-owned input buffer for one chunk; used by one thread at a time.
+    final class ChunkBuffer: @unchecked Sendable {
+        let bytes: UnsafeMutableRawBufferPointer
+        init(_ n: Int) { bytes = .allocate(byteCount: max(n, 1), alignment: 64) }
+        deinit { bytes.deallocate() }
+    }
+
+    /// gzip of `source` as independently compressed chunks on up to `workers` threads.
+    public static func compress(_ source: Source, level: Int32, chunkSize preferred: Int, workers: Int) throws(SysError) -> Member {
+        let total = source.count
+        let size = chunkSize(for: total, preferred: preferred)
+        let count = max(1, (total + size - 1) / size)
         let results = Mutex([(bytes: [UInt8], finalBit: Int, crc: UInt32, digest: [UInt8])?](repeating: nil, count: count))
-        // The pointer outlives the parallelFor, which joins its threads before returning.
-        let source = SendableRawBuffer(data)
-        WorkerPool.parallelFor(jobs: count, workers: workers) { k, _ in
+        let failure = Mutex<SysError?>(nil)
+        let buffers = (0..<max(1, min(workers, count))).map { _ in ChunkBuffer(size) }
+        WorkerPool.parallelFor(jobs: count, workers: buffers.count) { k, w in
+            if failure.withLock({ $0 != nil }) { return }
             let lo = k * size
-            let piece = UnsafeRawBufferPointer(rebasing: source.buffer[lo..<min(lo + size, source.buffer.count)])
-            let (bytes, finalBit) = encodeChunk(piece, isLast: k == count - 1, level: level)
-            let crc = UInt32(libdeflate_crc32(0, piece.baseAddress, piece.count))
+            let piece = UnsafeMutableRawBufferPointer(rebasing: buffers[w].bytes[0..<(min(lo + size, total) - lo)])
+            do throws(SysError) { try source.read(at: lo, into: piece) } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+                return
+            }
+            let input = UnsafeRawBufferPointer(piece)
+            let (bytes, finalBit) = encodeChunk(input, isLast: k == count - 1, level: level)
+            let crc = UInt32(libdeflate_crc32(0, input.baseAddress, input.count))
             let digest = k == count - 1 ? [] : SHA256.hash(bytes)   // the last one waits for the trailer
             results.withLock { $0[k] = (bytes, finalBit, crc, digest) }
         }
+        if let e = failure.withLock({ $0 }) { throw e }
         let encoded = results.withLock { $0 }.map { $0! }
-        let crc = combine(encoded.enumerated().map { (crc: $1.crc, length: min(size, data.count - $0 * size)) })
+        let crc = combine(encoded.enumerated().map { (crc: $1.crc, length: min(size, total - $0 * size)) })
         var trailer = [UInt8]()
         trailer.appendLE(crc)
-        trailer.appendLE(UInt32(truncatingIfNeeded: data.count))
+        trailer.appendLE(UInt32(truncatingIfNeeded: total))
         var lastDigest = SHA256()
         lastDigest.update(encoded[count - 1].bytes)
         lastDigest.update(trailer)
         let lastHash = lastDigest.finalize()
 
-        var out = [UInt8]()
-        out.reserveCapacity(encoded.reduce(64 + 8 * count) { $0 + $1.bytes.count })
+        var header = [UInt8]()
         let xlen = 4 + 20 + entryBytes * count
-        out += [0x1F, 0x8B, 8, 0x04, 0, 0, 0, 0, 0, 3]   // FEXTRA, no mtime, OS Unix
-        out.appendLE(UInt16(xlen))
-        out += [UInt8(ascii: "F"), UInt8(ascii: "C")]
-        out.appendLE(UInt16(xlen - 4))
-        out += [version, 0, 0, 0]
-        out.appendLE(UInt32(size))
-        out.appendLE(UInt32(count))
-        out.appendLE(UInt64(data.count))
+        header.reserveCapacity(12 + xlen)
+        header += [0x1F, 0x8B, 8, 0x04, 0, 0, 0, 0, 0, 3]   // FEXTRA, no mtime, OS Unix
+        header.appendLE(UInt16(xlen))
+        header += [UInt8(ascii: "F"), UInt8(ascii: "C")]
+        header.appendLE(UInt16(xlen - 4))
+        header += [version, 0, 0, 0]
+        header.appendLE(UInt32(size))
+        header.appendLE(UInt32(count))
+        header.appendLE(UInt64(total))
         for (k, e) in encoded.enumerated() {
-            out.appendLE(UInt32(e.bytes.count))
-            out.appendLE(UInt32(e.finalBit))
-            out += k == count - 1 ? lastHash : e.digest
+            header.appendLE(UInt32(e.bytes.count))
+            header.appendLE(UInt32(e.finalBit))
+            header += k == count - 1 ? lastHash : e.digest
         }
-        for e in encoded { out += e.bytes }
-        out += trailer
-        return out
+        return Member(segments: [header] + encoded.map(\.bytes) + [trailer])
     }
 
     /// One chunk as raw DEFLATE that a following chunk can continue (unless it is the last),
@@ -110,14 +184,20 @@ public enum ChunkedGzip {
         if level == 0 || looksIncompressible(input) { return storedBlocks(input, isLast: isLast) }
         guard let c = libdeflate_alloc_compressor(level) else { fatalError("libdeflate_alloc_compressor: out of memory") }
         defer { libdeflate_free_compressor(c) }
-        var raw = [UInt8](repeating: 0, count: libdeflate_deflate_compress_bound(c, input.count))
-        let n = raw.withUnsafeMutableBytes { libdeflate_deflate_compress(c, input.baseAddress, input.count, $0.baseAddress, $0.count) }
+        // Compressed into scratch and copied out at its size: an array sized to the bound would
+        // keep (and first zero) bound-sized capacity for every chunk until the package is written.
+        let bound = libdeflate_deflate_compress_bound(c, input.count)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: bound + 1, alignment: 64)
+        defer { scratch.deallocate() }
+        let n = libdeflate_deflate_compress(c, input.baseAddress, input.count, scratch.baseAddress, bound)
         precondition(n > 0, "deflate bound was too small")
-        raw.removeSubrange(n...)
+        var raw = [UInt8]()
+        raw.reserveCapacity(n + 5)
+        raw += UnsafeRawBufferPointer(rebasing: scratch[0..<n])
         var finalStart = 0, end = 0
-        var scratch = [UInt8](repeating: 0, count: 256 << 10)
+        var walk = [UInt8](repeating: 0, count: 256 << 10)
         let walked = raw.withUnsafeBytes { r in
-            scratch.withUnsafeMutableBytes { s in
+            walk.withUnsafeMutableBytes { s in
                 CZlib_deflateFinalBlock(r.baseAddress!.assumingMemoryBound(to: UInt8.self), r.count,
                                         s.baseAddress!.assumingMemoryBound(to: UInt8.self), s.count, &finalStart, &end)
             }
@@ -288,10 +368,4 @@ extension ChunkedGzip {
         /// The last decoded chunk; valid until the next `load`.
         public var output: ByteReader { ByteReader(unsafeBorrowing: UnsafeRawBufferPointer(rebasing: decoded[0..<produced])) }
     }
-}
-
-/// A borrowed buffer handed to worker threads that finish before its owner returns.
-struct SendableRawBuffer: @unchecked Sendable {
-    let buffer: UnsafeRawBufferPointer
-    init(_ b: UnsafeRawBufferPointer) { buffer = b }
 }

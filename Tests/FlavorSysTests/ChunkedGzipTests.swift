@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import FlavorFormat
 @testable import FlavorSys
 
@@ -138,5 +141,22 @@ struct ChunkedGzipTests {
             if let decoded = try? decodeByChunks(bad) { #expect(decoded == data, "round \(round) decoded other bytes") }
         }
         #expect(rejected > 1000)
+    }
+
+    @Test("a source of pieces and a file gives the same member as the bytes in memory; a file shorter than listed is an error")
+    func fileSource() throws {
+        let body = mixedBytes(500_000, seed: 21)
+        let path = "/tmp/chunked-source-\(getpid()).bin"
+        defer { unlink(path) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = body.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let head = Array("header".utf8), tail = [UInt8](repeating: 0, count: 1536)
+        let member = try ChunkedGzip.compress(ChunkedGzip.Source([.bytes(head), .file(path: path, size: body.count), .bytes(tail)]),
+                                              level: 6, chunkSize: 65_536, workers: 2)
+        #expect(member.joined == compress(head + body + tail, chunk: 65_536))
+        #expect(throws: SysError.self) {
+            try ChunkedGzip.compress(ChunkedGzip.Source([.file(path: path, size: body.count + 10)]), level: 6, chunkSize: 65_536, workers: 2)
+        }
     }
 }
