@@ -152,12 +152,9 @@ extension Packer {
             }
         case let .shard(items, codec, slot):
             let chunk = Settings.current.gzipChunkBytes
-            if codec == .gzip, items.count == 1, let it = items.first, it.kind == .file, it.estimatedTarBytes >= 4 * chunk {
+            if codec == .gzip, let source = bigFileSource(items, chunk: chunk) {
                 // One big file: its chunks are read and compressed on every core (ChunkedGzip),
                 // straight from the file; the tar stream is never held whole.
-                let header = Tar.header(kind: .file, path: it.member, mode: it.mode, size: it.size, mtime: it.mtime)
-                let tail = [UInt8](repeating: 0, count: Tar.padding(after: it.size) + Tar.endOfArchive.count)
-                let source = ChunkedGzip.Source([.bytes(header), .file(path: it.source, size: it.size), .bytes(tail)])
                 let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
                 do {
                     let member = try ChunkedGzip.compress(source, level: gzipLevel, chunkSize: chunk, workers: workers)
@@ -175,6 +172,15 @@ extension Packer {
             }
             return EncodedSlot(stored: stored, original: tar.count, digest: SHA256.hash(stored))
         }
+    }
+
+    /// The tar stream of a shard that is one file of at least 4 chunks, as pieces read on demand.
+    static func bigFileSource(_ items: [TarItem], chunk: Int) -> ChunkedGzip.Source? {
+        guard items.count == 1, let it = items.first, it.kind == .file, it.estimatedTarBytes >= 4 * chunk else { return nil }
+        let header = Tar.header(kind: .file, path: it.member, mode: it.mode, size: it.size, mtime: it.mtime)
+        let tail = [UInt8](repeating: 0, count: Tar.padding(after: it.size) + Tar.endOfArchive.count)
+        let source = ChunkedGzip.Source([.bytes(header), .file(path: it.source, size: it.size), .bytes(tail)])
+        return ChunkedGzip.chunkSize(for: source.count, preferred: chunk) == nil ? nil : source
     }
 
     /// The tar stream of a shard. Files are read straight into the stream buffer (no mmap: for

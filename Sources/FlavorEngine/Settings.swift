@@ -46,7 +46,7 @@ public struct Settings: Sendable {
         if let v = lookup("FLAVOR_WORKERS"), let n = Int(v), n > 0 { workers = n }
         ioAutoPrefersUring = lookup("FLAVOR_IO_AUTO_PREFERS")?.lowercased() == "uring"
         if let v = lookup("FLAVOR_STREAM_THRESHOLD"), let n = Int(v), n >= 0 { streamThreshold = n }
-        if let v = lookup("FLAVOR_GZIP_CHUNK_BYTES"), let n = Int(v), n >= 64 << 10 { gzipChunkBytes = n }
+        if let v = lookup("FLAVOR_GZIP_CHUNK_BYTES"), let n = Int(v), n >= 64 << 10, n <= 64 << 20 { gzipChunkBytes = n }
         if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
     }
 

@@ -29,6 +29,8 @@ public enum ChunkedGzip {
     /// The FEXTRA field holds at most 65,535 bytes: 4 subfield header + 20 fixed + 40 per chunk.
     public static let maxChunks = (65535 - 24) / entryBytes
     static let entryBytes = 40
+    /// Readers allocate a chunk-sized buffer per worker, so an index asking for more is refused.
+    public static let maxChunkSize = 64 << 20
     static let syncMarker: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
     public struct Chunk: Sendable, Equatable {
@@ -52,10 +54,14 @@ public enum ChunkedGzip {
         public var headerSize: Int { chunks[0].offset }
     }
 
-    /// The chunk size for `total` bytes: `preferred`, or larger when the index would not fit.
-    public static func chunkSize(for total: Int, preferred: Int) -> Int {
-        var size = max(preferred, 1)
-        while (total + size - 1) / size > maxChunks { size *= 2 }
+    /// The chunk size for `total` bytes: `preferred`, or larger when the index would not fit;
+    /// nil when even `maxChunkSize` chunks would not (over 100 GiB: write ordinary gzip).
+    public static func chunkSize(for total: Int, preferred: Int) -> Int? {
+        var size = min(max(preferred, 1), maxChunkSize)
+        while (total + size - 1) / size > maxChunks {
+            guard size * 2 <= maxChunkSize else { return nil }
+            size *= 2
+        }
         return size
     }
 
@@ -129,7 +135,8 @@ public enum ChunkedGzip {
     /// gzip of `source` as independently compressed chunks on up to `workers` threads.
     public static func compress(_ source: Source, level: Int32, chunkSize preferred: Int, workers: Int) throws(SysError) -> Member {
         let total = source.count
-        let size = chunkSize(for: total, preferred: preferred)
+        // Callers check chunkSize(for:) first: past it the index could not describe the chunks.
+        guard let size = chunkSize(for: total, preferred: preferred) else { preconditionFailure("\(total) bytes need more than \(maxChunks) chunks") }
         let count = max(1, (total + size - 1) / size)
         let results = Mutex([(bytes: [UInt8], finalBit: Int, crc: UInt32, digest: [UInt8])?](repeating: nil, count: count))
         let failure = Mutex<SysError?>(nil)
@@ -271,7 +278,8 @@ public enum ChunkedGzip {
         func u32(_ o: Int) -> Int { Int(gz[o]) | Int(gz[o + 1]) << 8 | Int(gz[o + 2]) << 16 | Int(gz[o + 3]) << 24 }
         let size = u32(f + 4), count = u32(f + 8)
         let total = u32(f + 12) | u32(f + 16) << 32
-        guard size > 0, count > 0, len == 20 + entryBytes * count else { throw .corrupt("chunk index: \(count) chunks in \(len) bytes") }
+        guard size > 0, size <= maxChunkSize else { throw .corrupt("chunk index: chunk size \(size) outside 1...\(maxChunkSize)") }
+        guard count > 0, len == 20 + entryBytes * count else { throw .corrupt("chunk index: \(count) chunks in \(len) bytes") }
         guard total > (count - 1) * size, total <= count * size else {
             throw .corrupt("chunk index: \(total) bytes do not fill \(count) chunks of \(size)")
         }

@@ -159,4 +159,15 @@ struct ChunkedGzipTests {
             try ChunkedGzip.compress(ChunkedGzip.Source([.file(path: path, size: body.count + 10)]), level: 6, chunkSize: 65_536, workers: 2)
         }
     }
+
+    @Test("an index asking for chunks larger than readers allocate is refused")
+    func oversizedChunks() throws {
+        var gz = compress(mixedBytes(300_000, seed: 3), chunk: 65_536)
+        // chunk size field at offset 20: claim 128 MiB per chunk.
+        let huge = UInt32(128 << 20)
+        for k in 0..<4 { gz[20 + k] = UInt8(truncatingIfNeeded: huge >> (8 * UInt32(k))) }
+        #expect(throws: CodecError.self) { try gz.withByteReader { try ChunkedGzip.index($0) } }
+        #expect(ChunkedGzip.chunkSize(for: 1 << 40, preferred: 4 << 20) == nil)
+        #expect(ChunkedGzip.chunkSize(for: 8 << 30, preferred: 4 << 20) == 8 << 20)
+    }
 }
