@@ -300,10 +300,13 @@ struct DiskFullTests {
         return (app, try app.manifest())
     }
 
-    @Test("a launch that runs out of space fails with the reason, runs nothing, and leaves no trusted workenv")
-    func launchDiskFull() throws {
+    @Test("a launch that runs out of space fails with the reason, runs nothing, and leaves no trusted workenv",
+          arguments: [false, true])
+    func launchDiskFull(chunked: Bool) throws {
         let (app, m) = try Self.bigApp()
-        let pkg = try flavorPack(m, app.dir.sub("demo.psp"))
+        // chunked: the 3 MiB file becomes a chunked gzip member, written by every worker with pwrite.
+        let pkg = try flavorPack(m, app.dir.sub("demo.psp"), env: chunked ? ChunkedSlotTests.env : [:])
+        if chunked { _ = try ChunkedSlotTests.chunkedSlot(pkg) }
         let fs = TinyFS(size: "1m")
         try #require(fs.mounted)
         let marker = app.dir.sub("ran")
