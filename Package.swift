@@ -47,12 +47,14 @@ let package = Package(
                               .unsafeFlags(["-Xlinker", "--gc-sections", "-Xlinker", "-s"], .when(configuration: .release)),
                           ]),
 
-        .testTarget(name: "FlavorFormatTests", dependencies: ["FlavorFormat"]),
+        .testTarget(name: "FlavorFormatTests", dependencies: ["FlavorFormat", "FlavorTestSupport"]),
         .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),
         .testTarget(name: "FlavorEngineTests", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys"]),
         .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat"]),
         // Benchmark harness (docs/PERFORMANCE.md): Foundation only; its tests run the built executable.
-        .executableTarget(name: "FlavorBench", path: "Benchmarks/FlavorBench"),
+        .executableTarget(name: "FlavorBench", dependencies: ["FlavorTestSupport"], path: "Benchmarks/FlavorBench"),
+        // Seeded generator shared by the harness's corpora and the fuzz-style tests.
+        .target(name: "FlavorTestSupport", path: "Tests/FlavorTestSupport"),
         .testTarget(name: "FlavorBenchTests", dependencies: []),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import FlavorTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

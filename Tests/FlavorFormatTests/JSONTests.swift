@@ -1,4 +1,5 @@
 import Testing
+import FlavorTestSupport
 @testable import FlavorFormat
 
 private func parse(_ text: String, maxDepth: Int = 64) throws(FormatError) -> JSONValue {
@@ -263,18 +264,5 @@ struct JSONWriterTests {
         let policy = try parse(#"{"require_signature": true, "allowed_keys": ["k2", "k1"], "max_age": 30}"#)
         #expect(policy.sortedKeys().serializedString(pretty: false)
                 == #"{"allowed_keys":["k2","k1"],"max_age":30,"require_signature":true}"#)
-    }
-}
-
-/// Seeded generator for repeatable fuzz smoke tests.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FlavorTestSupport
 @testable import FlavorFormat
 
 // MARK: Helpers
@@ -446,7 +447,7 @@ struct TarReaderTests {
             + rawHeader(name: bytes("././@LongLink"), type: UInt8(ascii: "L"), size: 201) + padded([UInt8](repeating: 0x61, count: 200) + [0])
             + rawHeader(name: bytes("x"), type: UInt8(ascii: "0"), size: 3) + padded([1, 2, 3])
             + Tar.endOfArchive
-        var rng = TarRNG(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for round in 0..<3_000 {
             var a = base
             for _ in 0..<(1 + Int(rng.next() % 8)) {
@@ -554,17 +555,5 @@ struct TarSystemTests {
             #expect(byPath["tree/sym"]?.linkTarget == "blob")
             #expect(entries.count == 5)
         }
-    }
-}
-
-private struct TarRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,14 +1,15 @@
-/// SplitMix64 (Steele, Lea, Flood 2014): the corpus generators' only source of randomness.
+/// SplitMix64 (Steele, Lea, Flood 2014): the benchmark corpus generators' only source of
+/// randomness, and the seeded generator of the fuzz-style tests.
 ///
 /// Our own, so that a seed gives the same bytes on every machine and toolchain, forever
 /// (the standard library's generators make no such promise). Seed 0 yields
 /// 0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F (checked by the tests).
-struct SplitMix64 {
-    private(set) var state: UInt64
+public struct SplitMix64: Sendable {
+    public private(set) var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -17,23 +18,23 @@ struct SplitMix64 {
     }
 
     /// Uniform in 0..<n (n > 0), by multiply-shift (no modulo bias worth measuring for n ≪ 2^32).
-    mutating func below(_ n: Int) -> Int {
+    public mutating func below(_ n: Int) -> Int {
         precondition(n > 0)
         return Int((UInt64(UInt32(truncatingIfNeeded: next() >> 32)) &* UInt64(n)) >> 32)
     }
 
     /// Uniform in range (inclusive).
-    mutating func within(_ r: ClosedRange<Int>) -> Int {
+    public mutating func within(_ r: ClosedRange<Int>) -> Int {
         r.lowerBound + below(r.upperBound - r.lowerBound + 1)
     }
 
     /// Uniform in [0, 1).
-    mutating func unit() -> Double {
+    public mutating func unit() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 
     /// Fills `buffer` with generator output (little-endian words).
-    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+    public mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         var i = 0
         let n = buffer.count
         while i + 8 <= n {
