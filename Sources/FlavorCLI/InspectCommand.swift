@@ -32,16 +32,21 @@ struct InspectCommand: ParsableCommand {
             let ops = (try? OperationChain(packed: d.operations).manifestName) ?? "0x\(hex(d.operations))"
             let ratio = d.originalSize > 0 ? Double(d.size) / Double(d.originalSize) : 1
             let lifecycle = Lifecycle(rawValue: d.lifecycle)?.name ?? "\(d.lifecycle)"
-            slotRows.append(.object([
+            // A chunked gzip member (one big file, decoded on every core): how it is cut.
+            let chunks = (try? pkg.slotBytes(i)).flatMap { try? ChunkedGzip.index($0) }
+            var row: [(String, JSONValue)] = [
                 ("index", .int(Int64(i))), ("id", .string(sm?.id ?? "")), ("target", .string(sm?.target ?? "")),
                 ("offset", .int(Int64(d.offset))), ("size", .int(Int64(d.size))), ("original_size", .int(Int64(d.originalSize))),
                 ("ratio", .double((ratio * 1000).rounded() / 1000)), ("operations", .string(ops)),
                 ("lifecycle", .string(lifecycle)), ("permissions", .string("0" + String(d.permissions, radix: 8))),
                 ("checksum", .string(sm?.checksum ?? "")), ("descriptor_checksum", .string(hex(d.checksum, width: 16))),
-            ]))
+            ]
+            if let c = chunks { row.append(("chunks", .object([("count", .int(Int64(c.chunks.count))), ("chunk_size", .int(Int64(c.chunkSize)))]))) }
+            slotRows.append(.object(row))
             let pct = Int((ratio * 100).rounded())
             lines.append("  [\(i)] \(sm?.id ?? "?")  → \(sm?.target ?? "?")  \(d.size) B stored / \(d.originalSize) B (\(pct)%)  ops=\(ops)  \(lifecycle)  0\(String(d.permissions, radix: 8))")
             lines.append("      \(sm?.checksum ?? "")")
+            if let c = chunks { lines.append("      chunked gzip: \(c.chunks.count) chunks of \(c.chunkSize) bytes, decoded on every core") }
         }
         if global.json {
             printLine(JSONValue.object([

@@ -119,7 +119,32 @@ public enum Verifier {
         } else {
             add("slot-signed-checksum", false, "signed metadata has no usable checksum for this slot (\"\(sm.checksum)\")")
         }
+        if verbose && sm.chunkIndexChecksum != nil {
+            // What our launcher checks instead of the whole-slot digest (ChunkedGzip): reports only.
+            let (ok, detail) = chunkIndexCheck(bytes, signed: sm.chunkIndexDigest)
+            add("slot-chunk-index", ok, detail)
+        }
         return out
+    }
+
+    /// The chunk index of a chunked gzip slot against its signed digest, and every chunk against the index.
+    static func chunkIndexCheck(_ bytes: ByteReader, signed: [UInt8]?) -> (Bool, String) {
+        guard let signed else { return (false, "chunk_index_checksum in the signed metadata is not \"sha256:<64 hex>\"") }
+        let index: ChunkedGzip.Index
+        do {
+            guard let i = try ChunkedGzip.index(bytes) else { return (false, "signed metadata names a chunk index, the gzip header has none") }
+            index = i
+        } catch { return (false, "\(error)") }
+        guard let head = try? bytes.slice(0..<index.headerSize), SHA256.hash(head) == signed else {
+            return (false, "chunk index (\(index.headerSize) header bytes) fails the SHA-256 in the signed metadata")
+        }
+        let decoder = ChunkedGzip.Decoder(maxStoredChunk: index.chunks.map(\.length).max() ?? 0, chunkSize: index.chunkSize)
+        for (k, c) in index.chunks.enumerated() {
+            let matches: Bool
+            do { matches = try decoder.load(bytes, c, isLast: k == index.chunks.count - 1, verify: true) } catch { return (false, "chunk \(k): \(error)") }
+            if !matches { return (false, "chunk \(k) (stored bytes at \(c.offset)) fails its SHA-256 in the chunk index") }
+        }
+        return (true, "\(index.chunks.count) chunks of \(index.chunkSize) bytes: the index matches the signed metadata and every chunk its SHA-256")
     }
 
     /// SHA-256 of a slot; large slots are hashed in 8 MiB steps, dropping the mapped pages behind

@@ -47,7 +47,14 @@ struct ChunkedSlotTests {
         let pkg = try flavorPack(try app.manifest(), app.dir.sub("big.psp"), env: Self.env)
         let slot = try Self.chunkedSlot(pkg)
         #expect(slot.size < Self.bigSize)
-        #expect(try run(Tools.flavor, ["verify", pkg]).status == 0)
+        let v = try run(Tools.flavor, ["verify", pkg])
+        #expect(v.status == 0)
+        // The tar stream: a 512-byte header, the file, two zero blocks; 64 KiB chunks.
+        let chunks = (512 + Self.bigSize + 1024 + 65_535) / 65_536
+        #expect(v.stdout.contains("slot-chunk-index: \(chunks) chunks of 65536 bytes"), "\(v.stdout)")
+        let j = try #require(try JSONSerialization.jsonObject(with: Data(try run(Tools.flavor, ["inspect", "--json", pkg]).stdout.utf8)) as? [String: Any])
+        let counts = (j["slots"] as? [[String: Any]] ?? []).compactMap { ($0["chunks"] as? [String: Any])?["count"] as? Int }
+        #expect(counts == [chunks], "inspect --json: \(counts)")
         if FileManager.default.fileExists(atPath: Tools.pspfdump) {
             let d = try run("/usr/bin/env", ["python3", Tools.pspfdump, pkg])
             #expect(d.status == 0 && !d.stdout.contains("MISMATCH"), "\(d.output)")
