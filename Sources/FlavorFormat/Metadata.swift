@@ -140,8 +140,8 @@ public struct RuntimeEnv: Sendable {
 
     init(json: JSONValue?) {
         guard let json else { return }
-        unset = (json["unset"]?.arrayValue ?? []).compactMap(\.stringValue)
-        pass = (json["pass"]?.arrayValue ?? []).compactMap(\.stringValue)
+        unset = (json["unset"]?.arrayValue ?? []).compactMap { $0.stringValue }
+        pass = (json["pass"]?.arrayValue ?? []).compactMap { $0.stringValue }
         map = Metadata.stringPairs(json["map"])
         set = Metadata.stringPairs(json["set"])
     }

@@ -80,7 +80,7 @@ public struct OperationChain: Equatable, Sendable {
         case [.tar, .gzip]: return "tgz"
         case [.gzip]: return "gzip"
         case [.tar]: return "tar"
-        default: return operations.map(\.name).joined(separator: "|")
+        default: return operations.map { $0.name }.joined(separator: "|")
         }
     }
 }
