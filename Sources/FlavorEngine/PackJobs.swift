@@ -33,26 +33,29 @@ enum PackJob: Sendable {
 }
 
 struct EncodedSlot: Sendable {
-    /// The stored bytes, as pieces written one after the other (one piece but for chunked gzip).
+    /// The stored bytes, as pieces written one after the other (one piece but for chunked gzip);
+    /// empty once moved to the spool.
     var segments: [[UInt8]]
+    var storedSize: Int
+    /// Where the bytes are in the pack's spool, when a big pack moved them there.
+    var spooledAt: Int? = nil
     var original: Int
     var digest: [UInt8]
     /// SHA-256 of a ChunkedGzip header (signed in the metadata), nil for other slots.
     var chunkIndexDigest: [UInt8]? = nil
 
     init(stored: [UInt8], original: Int, digest: [UInt8]) {
-        segments = [stored]; self.original = original; self.digest = digest
+        segments = [stored]; storedSize = stored.count; self.original = original; self.digest = digest
     }
 
     init(member: ChunkedGzip.Member, original: Int) {
-        segments = member.segments; self.original = original
+        segments = member.segments; storedSize = member.count; self.original = original
         var h = SHA256()
         for s in segments { h.update(s) }
         digest = h.finalize()
         chunkIndexDigest = SHA256.hash(member.header)
     }
 
-    var storedSize: Int { segments.reduce(0) { $0 + $1.count } }
     var stored: [UInt8] { segments.count == 1 ? segments[0] : Array(segments.joined()) }
 }
 
@@ -118,11 +121,12 @@ extension Packer {
         return shards
     }
 
-    static func encodeParallel(_ jobs: [PackJob], plan: PackPlan) throws(EngineError) -> [EncodedSlot] {
-        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, zstdLevel: plan.zstdLevel)
+    static func encodeParallel(_ jobs: [PackJob], plan: PackPlan, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
+        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, zstdLevel: plan.zstdLevel, spool: spool)
     }
 
-    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, zstdLevel: Int32) throws(EngineError) -> [EncodedSlot] {
+    /// With `spool`, each encoded slot is appended to it and dropped from memory.
+    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, zstdLevel: Int32, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
         let store = EncodedStore(count: jobs.count)
         let sink = ErrorSink()
         let sizes = jobs.map(\.estimatedBytes)
@@ -132,7 +136,12 @@ extension Packer {
             if sink.failed { return }
             let i = order[n]
             do throws(EngineError) {
-                store.set(i, try encode(jobs[i], gzipLevel: gzipLevel, zstdLevel: zstdLevel))
+                var e = try encode(jobs[i], gzipLevel: gzipLevel, zstdLevel: zstdLevel)
+                if let spool {
+                    do { e.spooledAt = try spool.append(e.segments) } catch { throw EngineError(.io, "spooling encoded slots: \(error)") }
+                    e.segments = []
+                }
+                store.set(i, e)
             } catch {
                 sink.add(error)
             }

@@ -75,7 +75,12 @@ public enum Packer {
         let inputBytes = jobs.reduce(0) { $0 + $1.estimatedBytes }
         progress("listed \(plan.slots.count) slots: \(inputBytes) bytes in \(jobs.count) jobs (\(ms(since: t0)))")
         let t1 = MonotonicClock.now()
-        let encoded = try encodeParallel(jobs, plan: plan)
+        // A big pack keeps its encoded slots in a spool beside the output, not in memory.
+        var spool: Spool? = nil
+        if inputBytes > Settings.current.packSpoolBytes {
+            do { spool = try Spool(siblingOf: output) } catch { throw EngineError(.io, "spool for \(output): \(error)") }
+        }
+        let encoded = try encodeParallel(jobs, plan: plan, spool: spool)
         progress("encoded \(slots.count) slots: \(encoded.reduce(0) { $0 + $1.original }) → \(encoded.reduce(0) { $0 + $1.storedSize }) bytes (\(ms(since: t1)))")
         let t2 = MonotonicClock.now()
         let sizes = encoded.map(\.storedSize)
@@ -147,7 +152,11 @@ public enum Packer {
             try FS.writeAll(fd, table, path: tmp); pos += table.count
             for (i, e) in encoded.enumerated() {
                 try pad(to: offsets[i])
-                for piece in e.segments { try FS.writeAll(fd, piece, path: tmp) }
+                if let at = e.spooledAt, let spool {
+                    try spool.copy(at, count: e.storedSize, to: fd, path: tmp)
+                } else {
+                    for piece in e.segments { try FS.writeAll(fd, piece, path: tmp) }
+                }
                 pos += sizes[i]
             }
             try FS.writeAll(fd, trailer, path: tmp); pos += trailer.count

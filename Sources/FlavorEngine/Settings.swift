@@ -26,6 +26,9 @@ public struct Settings: Sendable {
     /// compressed and decompressed on every core. 4 MiB keeps per-worker buffers small and the
     /// cost of restarting the LZ77 window at each chunk below 0.1%.
     public var gzipChunkBytes = 4 << 20
+    /// A pack whose input exceeds this keeps its encoded slots in a spool file beside the output
+    /// instead of memory (costs one more copy of the compressed bytes).
+    public var packSpoolBytes = 1 << 30
     /// Set on hosts where the benchmark shows io_uring ahead of plain syscalls.
     public var ioAutoPrefersUring = false
 
@@ -47,6 +50,7 @@ public struct Settings: Sendable {
         ioAutoPrefersUring = lookup("FLAVOR_IO_AUTO_PREFERS")?.lowercased() == "uring"
         if let v = lookup("FLAVOR_STREAM_THRESHOLD"), let n = Int(v), n >= 0 { streamThreshold = n }
         if let v = lookup("FLAVOR_GZIP_CHUNK_BYTES"), let n = Int(v), n >= 64 << 10, n <= 64 << 20 { gzipChunkBytes = n }
+        if let v = lookup("FLAVOR_PACK_SPOOL_BYTES"), let n = Int(v), n >= 0 { packSpoolBytes = n }
         if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
     }
 

@@ -107,4 +107,17 @@ struct ChunkedSlotTests {
         let found = try run("/usr/bin/find", [cache, "-name", "big.bin"])
         #expect(found.stdout.isEmpty, "a tampered chunk left \(found.stdout)")
     }
+
+    @Test("a spooled pack (FLAVOR_PACK_SPOOL_BYTES=0) writes the same bytes as one held in memory, and leaves no spool behind")
+    func spooledPackIsIdentical() throws {
+        let app = try Self.app()
+        let env = Self.env.merging(["SOURCE_DATE_EPOCH": "1700000000"]) { a, _ in a }
+        let out = app.dir.sub("out-dir")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let inMemory = try flavorPack(try app.manifest(), out + "/memory.psp", env: env)
+        let spooled = try flavorPack(try app.manifest(), out + "/spooled.psp", env: env.merging(["FLAVOR_PACK_SPOOL_BYTES": "0"]) { _, b in b })
+        _ = try Self.chunkedSlot(spooled)
+        #expect(try readBytes(inMemory) == (try readBytes(spooled)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["memory.psp", "spooled.psp"])
+    }
 }

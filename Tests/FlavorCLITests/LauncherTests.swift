@@ -320,13 +320,14 @@ struct DiskFullTests {
         #expect(staging.isEmpty, "\(staging)")
     }
 
-    @Test("a pack whose output runs out of space fails and leaves no partial file")
-    func packDiskFull() throws {
+    @Test("a pack whose output runs out of space fails and leaves no partial file (nor spool)", arguments: [false, true])
+    func packDiskFull(spooled: Bool) throws {
         let (app, m) = try Self.bigApp()
         defer { withExtendedLifetime(app) {} }  // its directory holds the manifest
         let fs = TinyFS(size: "1m")
         try #require(fs.mounted)
-        let r = try run(Tools.flavor, ["pack", "--manifest", m, "--output", fs.path + "/demo.psp", "--launcher-bin", Tools.launcher, "--key-seed", "s"])
+        let r = try run(Tools.flavor, ["pack", "--manifest", m, "--output", fs.path + "/demo.psp", "--launcher-bin", Tools.launcher, "--key-seed", "s"],
+                        env: spooled ? ["FLAVOR_PACK_SPOOL_BYTES": "0"] : [:])
         #expect(r.status == 1)
         #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: fs.path).isEmpty)
