@@ -46,25 +46,27 @@ public enum Launch {
     }
 
     /// Opens and verifies the package per FLAVOR_VALIDATION; returns reader and metadata.
-    public static func open(_ pkg: PackageReader, settings: Settings) throws(EngineError) -> (PackageReader, Metadata) {
+    /// `deferSlots` (a normal launch): the slot list is parsed only if something needs it.
+    public static func open(_ pkg: PackageReader, settings: Settings, deferSlots: Bool = false) throws(EngineError) -> (PackageReader, Metadata) {
         if settings.validation == .none {
             Process.printError("flavor-launcher: ⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
             let json = try pkg.metadataJSONBytes()
-            return (pkg, try pkg.metadata(jsonBytes: json))
+            return (pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots))
         }
         do {
-            return (pkg, try Verifier.verifyHeader(pkg))
+            return (pkg, try Verifier.verifyHeader(pkg, deferSlots: deferSlots))
         } catch {
             guard settings.validation == .relaxed || settings.validation == .minimal else { throw error }
             Process.printError("flavor-launcher: warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
             let json = try pkg.metadataJSONBytes()
-            return (pkg, try pkg.metadata(jsonBytes: json))
+            return (pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots))
         }
     }
 
     /// The normal launch: verify, make the workenv ready, exec (or spawn) the command.
     public static func run(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
-        let (pkg, m) = try open(package, settings: settings)
+        // A warm start needs no slot entries: their parse (which grows with the package) is deferred.
+        let (pkg, m) = try open(package, settings: settings, deferSlots: true)
         let exe = pkg.path
         let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
         try Workenv.prepare(pkg, m, paths, settings: settings) { log(settings, "info", $0) }

@@ -21,9 +21,10 @@ public struct VerificationReport: Sendable {
 public enum Verifier {
     /// Index checksum, format, package size, metadata SHA-256, signature, key fingerprint,
     /// metadata decoding. Returns the verified metadata; throws the first failure.
-    public static func verifyHeader(_ pkg: PackageReader) throws(EngineError) -> Metadata {
+    /// `deferSlots`: the slot list is counted, not parsed (the launcher; see Metadata).
+    public static func verifyHeader(_ pkg: PackageReader, deferSlots: Bool = false) throws(EngineError) -> Metadata {
         var report = VerificationReport()
-        headerChecks(pkg, into: &report, verbose: false)
+        headerChecks(pkg, into: &report, verbose: false, deferSlots: deferSlots)
         if let f = report.firstFailure { throw EngineError(.integrity, "\(pkg.path): \(f.name): \(f.detail)") }
         guard let m = report.metadata else { throw EngineError(.format, "\(pkg.path): metadata unreadable") }
         return m
@@ -51,7 +52,7 @@ public enum Verifier {
 
     /// Details of passing checks are only built for reports (`verbose`): the launcher runs
     /// these on every start and must not spend time formatting hex it never prints.
-    static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport, verbose: Bool) {
+    static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport, verbose: Bool, deferSlots: Bool = false) {
         let idx = pkg.index
         func add(_ name: String, _ ok: Bool, _ detail: @autoclosure () -> String) {
             // The launcher (not verbose) only needs failures: no array of passed checks per start.
@@ -84,10 +85,10 @@ public enum Verifier {
                 : "attestation_key_fp does not match the embedded public key")
         }
         do {
-            let m = try pkg.metadata(jsonBytes: json)
-            let countOK = m.slots.count == pkg.descriptors.count
-            add("metadata-decode", countOK, countOK ? "\(m.slots.count) slots, package \(m.packageName) \(m.packageVersion)"
-                : "metadata lists \(m.slots.count) slots, slot table has \(pkg.descriptors.count)")
+            let m = try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)
+            let countOK = m.slotCount == pkg.descriptors.count
+            add("metadata-decode", countOK, countOK ? "\(m.slotCount) slots, package \(m.packageName) \(m.packageVersion)"
+                : "metadata lists \(m.slotCount) slots, slot table has \(pkg.descriptors.count)")
             if countOK { r.metadata = m }
         } catch {
             add("metadata-decode", false, error.message)

@@ -82,8 +82,11 @@ public enum Workenv {
         return true
     }
 
-    static func extractLocked(_ pkg: PackageReader, _ m: Metadata, _ p: WorkenvPaths, settings: Settings,
+    static func extractLocked(_ pkg: PackageReader, _ metadata: Metadata, _ p: WorkenvPaths, settings: Settings,
                               log: @escaping @Sendable (String) -> Void) throws(EngineError) {
+        // The slot list is what extraction acts on (the launcher defers it): a malformed entry stops it here.
+        let m: Metadata
+        do { m = try metadata.resolvingSlots() } catch { throw EngineError.format(pkg.path, error) }
         // Nothing may trust the old state from here on; a crash now means "re-extract".
         _ = Glibc.unlink(p.completeMarker)
         do {
@@ -155,8 +158,11 @@ public enum Workenv {
     /// Extracts one slot (and its shards) on demand, for lazy slots: under the lock, verified
     /// before a byte is written, published into the workenv. O(1) when already present.
     /// Returns the slot's path in the workenv.
-    public static func ensure(_ pkg: PackageReader, _ m: Metadata, _ p: WorkenvPaths, slot i: Int, settings: Settings,
+    public static func ensure(_ pkg: PackageReader, _ metadata: Metadata, _ p: WorkenvPaths, slot i: Int, settings: Settings,
                               log: @escaping @Sendable (String) -> Void) throws(EngineError) -> String {
+        let m: Metadata
+        do { m = try metadata.resolvingSlots() } catch { throw EngineError.format(pkg.path, error) }
+        guard i >= 0, i < m.slots.count else { throw EngineError(.config, "\(pkg.path): no slot \(i)") }
         let target = TreeWriter.safeRelative(m.slots[i].relativeTarget).map { p.workenv + "/" + $0 } ?? p.workenv
         let group = shardGroup(m, i)
         func present() -> Bool { group.allSatisfy { FS.exists(p.slotMarker($0)) } }

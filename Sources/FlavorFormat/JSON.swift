@@ -80,6 +80,25 @@ public enum JSONValue: Equatable, Sendable {
         guard parser.at == bytes.count else { throw .json("trailing characters after the document", offset: parser.at) }
         return value
     }
+
+    /// A top-level member left unparsed: where its value's bytes are and, for an array, how many
+    /// elements it has.
+    public struct Deferred: Sendable, Equatable {
+        public var range: Range<Int>
+        public var elements: Int
+    }
+
+    /// Like `parse`, but the value of top-level member `key` is only scanned for its end (and its
+    /// element count) and reads as `null`; `parse(bytes[range])` gives it later. The launcher's
+    /// warm start thus skips the metadata's slot list, whose size grows with the package.
+    public static func parse(_ bytes: [UInt8], deferring key: String, maxDepth: Int = 64) throws(FormatError) -> (JSONValue, Deferred?) {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        parser.deferredKey = key
+        let value = try parser.document()
+        parser.skipWhitespace()
+        guard parser.at == bytes.count else { throw .json("trailing characters after the document", offset: parser.at) }
+        return (value, parser.deferred)
+    }
 }
 
 @inline(__always)
@@ -99,6 +118,9 @@ struct JSONParser {
     let bytes: [UInt8]
     let maxDepth: Int
     var at = 0
+    /// Top-level member whose value is skipped, and where it was (see `JSONValue.parse(_:deferring:)`).
+    var deferredKey: String?
+    var deferred: JSONValue.Deferred?
 
     init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
@@ -136,6 +158,12 @@ struct JSONParser {
             skipWhitespace()
             guard let c = current else { throw .json("unexpected end of input", offset: at) }
             var value: JSONValue
+            if let key = deferredKey, deferred == nil, frames.count == 1, frames[0].isObject, let last = keys.last, sameBytes(last, key) {
+                let start = at
+                let n = try skipValue()
+                deferred = JSONValue.Deferred(range: start..<at, elements: n)
+                value = .null
+            } else {
             switch c {
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 let isObject = c == UInt8(ascii: "{")
@@ -156,6 +184,7 @@ struct JSONParser {
             case UInt8(ascii: "n"): try literal("null"); value = .null
             case UInt8(ascii: "-"), 0x30...0x39: value = try number()
             default: throw .json("unexpected byte 0x\(hex(UInt64(c), width: 2))", offset: at)
+            }
             }
 
             // A value is complete: hand it to the enclosing containers, closing those that end here.
@@ -185,6 +214,51 @@ struct JSONParser {
                 frames.removeLast()
             }
         }
+    }
+
+    /// Steps over one value without building it (strings are stepped over escape by escape, not
+    /// decoded); returns the element count when it is an array. What it skips is parsed in full
+    /// before anything uses it, so here it only has to find the end.
+    private mutating func skipValue() throws(FormatError) -> Int {
+        let start = at
+        var depth = 0, elements = 0, sawElement = false
+        let isArray = current == UInt8(ascii: "[")
+        repeat {
+            guard at < bytes.count else { throw .json("unterminated value", offset: start) }
+            let c = bytes[at]
+            switch c {
+            case .quote:
+                at += 1
+                while true {
+                    guard at < bytes.count else { throw .json("unterminated string", offset: start) }
+                    let b = bytes[at]
+                    at += b == .backslash ? 2 : 1
+                    if b == .quote { break }
+                }
+                if depth == 1 { sawElement = true }
+                continue
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                if depth == 1 { sawElement = true }
+                depth += 1
+                try checkDepth(depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth -= 1
+                guard depth >= 0 else { throw .json("unbalanced brackets", offset: at) }
+            case UInt8(ascii: ","):
+                if depth == 1 { elements += 1 }
+            case 0x20, 0x09, 0x0A, 0x0D:
+                break
+            default:
+                if depth == 1 { sawElement = true }
+                if depth == 0 {
+                    // A scalar: up to the next delimiter.
+                    while at < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(bytes[at]) { at += 1 }
+                    return 0
+                }
+            }
+            at += 1
+        } while depth > 0
+        return isArray && sawElement ? elements + 1 : 0
     }
 
     /// `"key" :` — leaves `at` on the member's value.

@@ -1,10 +1,18 @@
 /// The parts of the signed metadata JSON that readers act on (spec §4). `json` keeps the whole
 /// document, so unknown keys survive and `flavor inspect` can show everything.
+///
+/// With `deferSlots` (the launcher), the slot list, whose size grows with the package, is only
+/// counted at first: `slots` and `json` parse it on each use until `resolvingSlots()` returns
+/// a copy that holds it. A warm start never reads it; the extraction path resolves it first, so
+/// that a malformed entry is an error there and not an empty list.
 public struct Metadata: Sendable {
-    public var json: JSONValue
+    private var partialJSON: JSONValue
+    private var parsedSlots: [SlotMetadata]
+    private var deferredSlots: DeferredSlots?
     public var packageName: String
     public var packageVersion: String
-    public var slots: [SlotMetadata]
+    /// Number of entries in `slots` (known without parsing them).
+    public let slotCount: Int
     public var command: String
     public var executionEnv: [(String, String)]
     public var runtimeEnv: RuntimeEnv
@@ -17,13 +25,58 @@ public struct Metadata: Sendable {
     /// Metadata JSON over this size is refused: the Rust launcher caps it at 1 MiB too (spec §4.1).
     public static let maxJSONSize = 1 << 20
 
-    public init(jsonBytes: [UInt8]) throws(FormatError) {
-        try self.init(json: JSONValue.parse(jsonBytes))
+    /// The signed bytes and where the unparsed slot list sits in them.
+    struct DeferredSlots: Sendable {
+        let bytes: [UInt8]
+        let range: Range<Int>
+    }
+
+    /// The whole document.
+    public var json: JSONValue {
+        guard let d = deferredSlots else { return partialJSON }
+        return (try? JSONValue.parse(d.bytes)) ?? partialJSON
+    }
+
+    /// The slot entries (empty if deferred ones are malformed: `resolvingSlots()` says why).
+    public var slots: [SlotMetadata] {
+        guard let d = deferredSlots else { return parsedSlots }
+        return (try? Self.parseSlots(JSONValue.parse(Array(d.bytes[d.range])))) ?? []
+    }
+
+    /// This metadata with its slot list parsed; throws what a malformed entry gives.
+    public func resolvingSlots() throws(FormatError) -> Metadata {
+        guard let d = deferredSlots else { return self }
+        var m = self
+        m.parsedSlots = try Self.parseSlots(JSONValue.parse(Array(d.bytes[d.range])))
+        m.partialJSON = try JSONValue.parse(d.bytes)
+        m.deferredSlots = nil
+        return m
+    }
+
+    public init(jsonBytes: [UInt8], deferSlots: Bool = false) throws(FormatError) {
+        guard deferSlots else { try self.init(json: JSONValue.parse(jsonBytes)); return }
+        let (partial, deferred) = try JSONValue.parse(jsonBytes, deferring: "slots")
+        try self.init(partial, slots: [], slotCount: deferred?.elements ?? 0)
+        deferredSlots = deferred.map { DeferredSlots(bytes: jsonBytes, range: $0.range) }
     }
 
     public init(json: JSONValue) throws(FormatError) {
+        let slots = try Self.parseSlots(json["slots"])
+        try self.init(json, slots: slots, slotCount: slots.count)
+    }
+
+    static func parseSlots(_ list: JSONValue?) throws(FormatError) -> [SlotMetadata] {
+        var slots = [SlotMetadata]()
+        for (i, s) in (list?.arrayValue ?? []).enumerated() { slots.append(try SlotMetadata(json: s, position: i)) }
+        return slots
+    }
+
+    private init(_ json: JSONValue, slots: [SlotMetadata], slotCount: Int) throws(FormatError) {
         guard json.objectValue != nil else { throw .metadata("top level is not an object") }
-        self.json = json
+        partialJSON = json
+        parsedSlots = slots
+        deferredSlots = nil
+        self.slotCount = slotCount
         guard let format = json["format"]?.stringValue, format == "PSPF/2025" else {
             throw .metadata("\"format\" is not \"PSPF/2025\"")
         }
@@ -32,11 +85,6 @@ public struct Metadata: Sendable {
         }
         packageName = name
         packageVersion = pkg["version"]?.stringValue ?? ""
-        var slots = [SlotMetadata]()
-        for (i, s) in (json["slots"]?.arrayValue ?? []).enumerated() {
-            slots.append(try SlotMetadata(json: s, position: i))
-        }
-        self.slots = slots
         guard let exec = json["execution"], let cmd = exec["command"]?.stringValue else {
             throw .metadata("missing execution.command")
         }
