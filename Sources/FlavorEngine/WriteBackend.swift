@@ -31,8 +31,9 @@ public enum WriteBackend: String, Sendable {
             if let why = uringUnavailableReason { warn("FLAVOR_IO=uring: \(why); using plain syscalls"); return .posix }
             return .uring
         case .auto:
-            guard uringUnavailableReason == nil else { return .posix }
-            return s.ioAutoPrefersUring || hostPrefersUring(s) ? .uring : .posix
+            // The preference first: probing sets up and tears down a ring (~0.08 ms of a cold start).
+            guard s.ioAutoPrefersUring || hostPrefersUring(s) else { return .posix }
+            return uringUnavailableReason == nil ? .uring : .posix
         }
     }
 }

@@ -31,15 +31,28 @@ struct WriteBackendTests {
         return d.sub("no-uring")
     }
 
-    @Test("with FLAVOR_IO=uring the extraction really goes through io_uring")
+    @Test("with FLAVOR_IO=uring the extraction really goes through io_uring (once a slot has more than a handful of files)")
     func uringUsed() throws {
         let app = try DemoApp()
+        try addFiles(app)
         let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
         let r = try run("/usr/bin/strace", ["-f", "-c", "-o", app.dir.sub("st"), Tools.flavor, "extract-all", "-q", pkg, app.dir.sub("out")],
                         env: ["FLAVOR_IO": "uring"])
         #expect(r.status == 0, "\(r.output)")
         let summary = try String(contentsOfFile: app.dir.sub("st"), encoding: .utf8)
         #expect(summary.contains("io_uring_enter"))
+        #expect(try run("/usr/bin/diff", ["-r", app.dir.sub("tree/data"), app.dir.sub("out/data")]).status == 0)
+    }
+
+    @Test("a slot of a few files does not pay for a ring, even with FLAVOR_IO=uring")
+    func fewFilesNoRing() throws {
+        let app = try DemoApp()
+        let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
+        let r = try run("/usr/bin/strace", ["-f", "-c", "-o", app.dir.sub("st"), Tools.flavor, "extract-all", "-q", pkg, app.dir.sub("out")],
+                        env: ["FLAVOR_IO": "uring"])
+        #expect(r.status == 0, "\(r.output)")
+        let summary = try String(contentsOfFile: app.dir.sub("st"), encoding: .utf8)
+        #expect(!summary.contains("io_uring_enter"), "\(summary)")
         #expect(try run("/usr/bin/diff", ["-r", app.dir.sub("tree/data"), app.dir.sub("out/data")]).status == 0)
     }
 
@@ -63,6 +76,7 @@ struct IOCalibrationTests {
     @Test("bench --calibrate-io times both backends and saves the faster; auto then uses the saved choice")
     func calibrateAndFollow() throws {
         let app = try DemoApp()
+        try addFiles(app)
         let env = ["FLAVOR_CACHE_DIR": app.dir.sub("cache")]
         let r = try run(Tools.flavor, ["bench", "--calibrate-io", app.dir.sub("tree"), "--repeats", "3", "--json"], env: env)
         #expect(r.status == 0, "\(r.output)")
@@ -83,4 +97,9 @@ struct IOCalibrationTests {
             #expect(summary.contains("io_uring_enter") == (choice == "uring"), "\(choice): \(summary)")
         }
     }
+}
+
+/// Enough files that a writer sets up its ring (after the first 16; fewer use plain syscalls).
+func addFiles(_ app: DemoApp) throws {
+    for k in 0..<40 { try app.dir.write("tree/data/many/f\(k).txt", String(repeating: "\(k) ", count: k + 1)) }
 }
