@@ -36,8 +36,10 @@ struct WriteBackendTests {
         let app = try DemoApp()
         try addFiles(app)
         let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
+        // Whole-buffer extraction (streamed slots always use plain syscalls; scripts/test also runs
+        // the suite with every slot streamed).
         let r = try run("/usr/bin/strace", ["-f", "-c", "-o", app.dir.sub("st"), Tools.flavor, "extract-all", "-q", pkg, app.dir.sub("out")],
-                        env: ["FLAVOR_IO": "uring"])
+                        env: ["FLAVOR_IO": "uring", "FLAVOR_STREAM_THRESHOLD": "\(1 << 30)"])
         #expect(r.status == 0, "\(r.output)")
         let summary = try String(contentsOfFile: app.dir.sub("st"), encoding: .utf8)
         #expect(summary.contains("io_uring_enter"))
@@ -91,7 +93,7 @@ struct IOCalibrationTests {
             try Data(choice.utf8).write(to: URL(fileURLWithPath: app.dir.sub("cache/io-backend")))
             let out = app.dir.sub("out-\(choice)")
             let s = try run("/usr/bin/strace", ["-f", "-c", "-o", app.dir.sub("st-\(choice)"), Tools.flavor, "extract-all", "-q", pkg, out],
-                            env: env.merging(["FLAVOR_IO": "auto"]) { $1 })
+                            env: env.merging(["FLAVOR_IO": "auto", "FLAVOR_STREAM_THRESHOLD": "\(1 << 30)"]) { $1 })
             #expect(s.status == 0, "\(s.output)")
             let summary = try String(contentsOfFile: app.dir.sub("st-\(choice)"), encoding: .utf8)
             #expect(summary.contains("io_uring_enter") == (choice == "uring"), "\(choice): \(summary)")
