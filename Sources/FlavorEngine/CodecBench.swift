@@ -113,7 +113,7 @@ public enum IOCalibration {
         _ = try Packer.pack(plan, to: pkgPath)
         let pkg = try PackageReader(path: pkgPath)
         let m = try Verifier.verifyHeader(pkg)
-        let workers = settings.workers > 0 ? settings.workers : WorkerPool.coreCount
+        let workers = settings.workerCount
         var posix = [Double](), uring = [Double](), files = 0
         let backends: [WriteBackend] = WriteBackend.uringUnavailableReason == nil ? [.posix, .uring] : [.posix]
         for r in 0..<max(1, repeats) {

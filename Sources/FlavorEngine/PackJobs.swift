@@ -131,7 +131,7 @@ extension Packer {
         let sink = ErrorSink()
         let sizes = jobs.map(\.estimatedBytes)
         let order = jobs.indices.sorted { sizes[$0] > sizes[$1] }
-        let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
+        let workers = Settings.current.workerCount
         WorkerPool.parallelFor(jobs: jobs.count, workers: workers) { n, _ in
             if sink.failed { return }
             let i = order[n]
@@ -164,7 +164,7 @@ extension Packer {
             if codec == .gzip, let source = bigFileSource(items, chunk: chunk) {
                 // One big file: its chunks are read and compressed on every core (ChunkedGzip),
                 // straight from the file; the tar stream is never held whole.
-                let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
+                let workers = Settings.current.workerCount
                 do {
                     let member = try ChunkedGzip.compress(source, level: gzipLevel, chunkSize: chunk, workers: workers)
                     return EncodedSlot(member: member, original: source.count)

@@ -271,7 +271,7 @@ public enum TarBuilder {
         do { names = try FS.listDirectory(directory) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
         let parts = Mutex([[TarItem]](repeating: [], count: names.count))
         let sink = ErrorSink()
-        let workers = Settings.current.workers > 0 ? Settings.current.workers : WorkerPool.coreCount
+        let workers = Settings.current.workerCount
         WorkerPool.parallelFor(jobs: names.count, workers: workers) { k, _ in
             if sink.failed { return }
             var out = [TarItem]()

@@ -34,6 +34,9 @@ public struct Settings: Sendable {
 
     public static var current: Settings { Settings(lookup: Env.get) }
 
+    /// Threads for a parallel pass: FLAVOR_WORKERS, else one per core.
+    public var workerCount: Int { workers > 0 ? workers : WorkerPool.coreCount }
+
     public init(lookup: (String) -> String?) {
         if let v = lookup("FLAVOR_VALIDATION"), let l = Validation(rawValue: v.lowercased()) { validation = l }
         if let v = lookup("FLAVOR_EXEC_MODE"), let m = ExecMode(rawValue: v.lowercased()) { execMode = m }

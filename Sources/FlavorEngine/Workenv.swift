@@ -103,7 +103,7 @@ public enum Workenv {
         do throws(EngineError) {
             _ = try Extractor.extractParallel(pkg, slots: slots, metadata: m, root: staging,
                                               verify: settings.validation != .none,
-                                              workers: settings.workers > 0 ? settings.workers : WorkerPool.coreCount,
+                                              workers: settings.workerCount,
                                               onVerifyFailure: { e in
                                                   if lenient { Process.printError("flavor-launcher: warning: \(e.message) (continuing: FLAVOR_VALIDATION=\(level))") }
                                                   return lenient
@@ -179,7 +179,7 @@ public enum Workenv {
         let missing = group.filter { !FS.exists(p.slotMarker($0)) }
         do throws(EngineError) {
             _ = try Extractor.extractParallel(pkg, slots: missing, metadata: m, root: staging, verify: true,
-                                              workers: settings.workers > 0 ? settings.workers : WorkerPool.coreCount)
+                                              workers: settings.workerCount)
         } catch {
             try? FS.removeTree(staging)
             throw error

@@ -96,13 +96,8 @@ public enum ChunkedGzip {
                 case let .file(path, _):
                     let fd = try FS.open(path, O_RDONLY)
                     defer { FS.close(fd) }
-                    var done = 0
-                    while done < dest.count {
-                        let n = try sys("pread", path) { pread(fd, dest.baseAddress! + done, dest.count - done, off_t(lo - start + done)) }
-                        // The header already says how big the file is.
-                        if n == 0 { throw SysError(op: "read (the file shrank while packing)", path: path, errno: EIO) }
-                        done += n
-                    }
+                    // The header already says how big the file is.
+                    try FS.preadAll(fd, into: dest, at: lo - start, path: path, shortMeans: "the file shrank while packing")
                 }
                 filled += hi - lo
             }

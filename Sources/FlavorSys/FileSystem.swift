@@ -42,6 +42,17 @@ public enum FS {
         }
     }
 
+    /// Reads `buf.count` bytes at `offset`; a file that ends first is an error (`why` says what that means).
+    public static func preadAll(_ fd: Int32, into buf: UnsafeMutableRawBufferPointer, at offset: Int, path: String,
+                                shortMeans why: String) throws(SysError) {
+        var done = 0
+        while done < buf.count {
+            let n = try sys("pread", path) { Glibc.pread(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done)) }
+            if n == 0 { throw SysError(op: "read (\(why))", path: path, errno: EIO) }
+            done += n
+        }
+    }
+
     /// Reads until `buf` is full or the file ends; returns the byte count.
     public static func readFully(_ fd: Int32, into buf: UnsafeMutableRawBufferPointer, path: String = "") throws(SysError) -> Int {
         var done = 0

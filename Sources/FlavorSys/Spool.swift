@@ -47,14 +47,14 @@ public final class Spool: Sendable {
         var buffer = [UInt8](repeating: 0, count: min(count, 4 << 20))
         var done = 0
         while done < count {
-            let want = min(buffer.count, count - done)
+            let piece = min(buffer.count, count - done)
             let from = offset + done, source = path
-            let got = try buffer.withMutableBytes { (raw) throws(SysError) -> Int in
-                try sys("pread", source) { pread(fd, raw.baseAddress!, want, off_t(from)) }
+            try buffer.withMutableBytes { (raw) throws(SysError) in
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: raw[0..<piece])
+                try FS.preadAll(fd, into: chunk, at: from, path: source, shortMeans: "spool ends early")
+                try FS.writeAll(out, UnsafeRawBufferPointer(chunk), path: outPath)
             }
-            guard got > 0 else { throw SysError(op: "read (spool ends early)", path: path, errno: EIO) }
-            try buffer.withBytes { (raw) throws(SysError) in try FS.writeAll(out, UnsafeRawBufferPointer(rebasing: raw[0..<got]), path: outPath) }
-            done += got
+            done += piece
         }
     }
 }
