@@ -6,7 +6,7 @@ import PackageDescription
 let staticC: [LinkerSetting] = [
     // No pkgConfig on the system libraries: it would add -lsodium etc. and pick the .so.
     .linkedLibrary(":libsodium.a"), .linkedLibrary(":libdeflate.a"),
-    .linkedLibrary(":libzstd.a"), .linkedLibrary(":libcrypto.a"), .linkedLibrary(":libz.a"),
+    .linkedLibrary(":libzstd.a"), .linkedLibrary(":libz.a"),
 ]
 
 let package = Package(
@@ -24,12 +24,13 @@ let package = Package(
         .systemLibrary(name: "CSodium"),
         .systemLibrary(name: "CDeflate"),
         .systemLibrary(name: "CZstd"),
-        .systemLibrary(name: "CCrypto"),
         .systemLibrary(name: "CURing"),
         .systemLibrary(name: "CZlib"),
+        // Our SHA-256 (SHA-NI when present): no CPUID at process start, unlike libcrypto's constructor.
+        .target(name: "CFlavorSHA256"),
 
         .target(name: "FlavorSys",
-                dependencies: ["FlavorFormat", "CSodium", "CDeflate", "CZstd", "CCrypto", "CZlib"],
+                dependencies: ["FlavorFormat", "CSodium", "CDeflate", "CZstd", "CFlavorSHA256", "CZlib"],
                 linkerSettings: staticC),
         .target(name: "FlavorRing", dependencies: ["CURing", "FlavorFormat"],
                 linkerSettings: [.linkedLibrary(":liburing.a")]),

@@ -41,8 +41,16 @@ public enum Launch {
     public static let version = Packer.toolVersion
 
     public static func log(_ settings: Settings, _ level: String, _ msg: String) {
-        let order = ["trace": 0, "debug": 1, "info": 2, "warn": 3, "warning": 3, "error": 4]
-        if (order[level] ?? 3) >= (order[settings.logLevel] ?? 3) { Process.printError("flavor-launcher: \(msg)") }
+        func rank(_ l: String) -> Int {
+            switch l {
+            case "trace": return 0
+            case "debug": return 1
+            case "info": return 2
+            case "error": return 4
+            default: return 3   // warn, warning, anything unknown
+            }
+        }
+        if rank(level) >= rank(settings.logLevel) { Process.printError("flavor-launcher: \(msg)") }
     }
 
     /// Opens and verifies the package per FLAVOR_VALIDATION; returns reader and metadata.

@@ -59,9 +59,8 @@ public final class PackageReader: Sendable {
 
     /// Gunzipped metadata JSON bytes (the signed message), capped at Metadata.maxJSONSize.
     public func metadataJSONBytes() throws(EngineError) -> [UInt8] {
-        let inflater = Inflater()
         do {
-            return try inflater.gunzip(compressedMetadata, limit: Metadata.maxJSONSize)
+            return try GzipStream.gunzip(compressedMetadata, limit: Metadata.maxJSONSize)
         } catch {
             throw EngineError(.integrity, "\(path): metadata: \(error)")
         }

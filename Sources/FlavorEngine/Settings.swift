@@ -32,7 +32,10 @@ public struct Settings: Sendable {
     /// Set on hosts where the benchmark shows io_uring ahead of plain syscalls.
     public var ioAutoPrefersUring = false
 
-    public static var current: Settings { Settings(lookup: Env.get) }
+    public static var current: Settings {
+        let env = Env.subset(prefixes: ["FLAVOR_", "HOME=", "XDG_CACHE_HOME="])
+        return Settings(lookup: env.get)
+    }
 
     /// Threads for a parallel pass: FLAVOR_WORKERS, else one per core.
     public var workerCount: Int { workers > 0 ? workers : WorkerPool.coreCount }

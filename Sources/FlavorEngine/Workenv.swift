@@ -12,9 +12,13 @@ public struct WorkenvPaths: Sendable {
 
     public init(cacheRoot: String, packageFileName: String) {
         self.cacheRoot = cacheRoot
-        var n = packageFileName
-        if n.hasSuffix(".psp") { n.removeLast(4) } else if n.hasSuffix(".pspf") { n.removeLast(5) }
-        name = n
+        // On UTF-8 bytes: Character-based suffix and removeLast walk grapheme boundaries (every launch).
+        let u = Array(packageFileName.utf8)
+        func ends(_ s: StaticString) -> Bool {
+            u.count >= s.utf8CodeUnitCount && s.withUTF8Buffer { u[(u.count - $0.count)...].elementsEqual($0) }
+        }
+        let cut = ends(".psp") ? 4 : ends(".pspf") ? 5 : 0
+        name = cut == 0 ? packageFileName : String(decoding: u[..<(u.count - cut)], as: UTF8.self)
     }
 
     public var workenv: String { cacheRoot + "/workenv/" + name }
@@ -246,10 +250,13 @@ public enum Workenv {
 
 extension String {
     var trimmingWhitespace: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\n" || f == "\r" || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\n" || l == "\r" || l == "\t" { s.removeLast() }
-        return String(s)
+        // Bytes, not Characters: runs on every launch (package.checksum).
+        func space(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        let u = Array(utf8)
+        var lo = 0, hi = u.count
+        while lo < hi && space(u[lo]) { lo += 1 }
+        while hi > lo && space(u[hi - 1]) { hi -= 1 }
+        return lo == 0 && hi == u.count ? self : String(decoding: u[lo..<hi], as: UTF8.self)
     }
 
     /// Replaces every occurrence of `needle` (no Foundation).

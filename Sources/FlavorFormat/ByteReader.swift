@@ -72,19 +72,19 @@ public struct ByteReader: @unchecked Sendable {
 
 extension Array where Element == UInt8 {
     /// Borrows the array's storage as a ByteReader for the duration of `body`.
-    public func withByteReader<R, E: Error>(_ body: (ByteReader) throws(E) -> R) throws(E) -> R {
+    @inlinable public func withByteReader<R, E: Error>(_ body: (ByteReader) throws(E) -> R) throws(E) -> R {
         let result: Result<R, E> = self.withUnsafeBytes { raw in
             do throws(E) { return .success(try body(ByteReader(unsafeBorrowing: raw))) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+    @inlinable public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
         var x = v.littleEndian
         Swift.withUnsafeBytes(of: &x) { self.append(contentsOf: $0) }
     }
 
-    public mutating func putLE<T: FixedWidthInteger>(_ v: T, at off: Int) {
+    @inlinable public mutating func putLE<T: FixedWidthInteger>(_ v: T, at off: Int) {
         var x = v.littleEndian
         Swift.withUnsafeBytes(of: &x) { raw in
             for i in 0..<raw.count { self[off + i] = raw[i] }
@@ -94,7 +94,7 @@ extension Array where Element == UInt8 {
 
 extension Array where Element == UInt8 {
     /// `withUnsafeBytes` that keeps a typed error (the stdlib's rethrows erases it).
-    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    @inlinable public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let r: Result<R, E> = withUnsafeBytes { raw in
             do throws(E) { return .success(try body(raw)) } catch { return .failure(error) }
         }
@@ -102,7 +102,7 @@ extension Array where Element == UInt8 {
     }
 
     /// `withUnsafeMutableBytes` that keeps a typed error.
-    public mutating func withMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    @inlinable public mutating func withMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let r: Result<R, E> = withUnsafeMutableBytes { raw in
             do throws(E) { return .success(try body(raw)) } catch { return .failure(error) }
         }

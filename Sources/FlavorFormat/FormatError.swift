@@ -36,14 +36,21 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// Lowercase hex without Foundation.
 public func hex(_ value: UInt64, width: Int = 0) -> String {
-    let s = String(value, radix: 16)
-    return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    // Nibbles by hand: String(_:radix:) is generic over BinaryInteger, and the launcher formats
+    // the index checksum on every start.
+    var digits = [UInt8]()
+    var v = value
+    repeat { digits.append(hexDigit(UInt8(truncatingIfNeeded: v & 15))); v >>= 4 } while v != 0
+    while digits.count < width { digits.append(UInt8(ascii: "0")) }
+    digits.reverse()
+    return String(decoding: digits, as: UTF8.self)
 }
 
+@inline(__always) func hexDigit(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 87 + n }
+
 public func hex<C: Collection>(bytes: C) -> String where C.Element == UInt8 {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
     var out = [UInt8](); out.reserveCapacity(bytes.count * 2)
-    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+    for b in bytes { out.append(hexDigit(b >> 4)); out.append(hexDigit(b & 15)) }
     return String(decoding: out, as: UTF8.self)
 }
 

@@ -2,7 +2,9 @@ internal import CSodium
 import FlavorFormat
 
 // Invariants: keys and signatures are plain [UInt8] values; libsodium reads/writes them only
-// during each call. sodium_init is idempotent and thread-safe; it is called before every use.
+// during each call. sodium_init is idempotent and thread-safe; it is called before key generation
+// and signing. Verification does not call it: libsodium's Ed25519 verify has no run-time dispatch
+// or random state, and sodium_init's CPUID probes cost ~30 us per launch on a VM.
 
 public struct Ed25519KeyPair: Sendable {
     public var seed: [UInt8]        // 32-byte RFC 8032 secret key (what PKCS#8 stores)
@@ -44,7 +46,6 @@ public enum Ed25519 {
 
     public static func verify(signature: [UInt8], message: [UInt8], publicKey: [UInt8]) -> Bool {
         guard signature.count == 64, publicKey.count == 32 else { return false }
-        ensureInit()
         return crypto_sign_verify_detached(signature, message, UInt64(message.count), publicKey) == 0
     }
 }

@@ -228,10 +228,40 @@ public func cStringToString(_ buf: [CChar]) -> String {
     return String(decoding: buf[0..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
+/// A few environment variables, looked up by name (see `Env.subset`).
+public struct EnvSubset: Sendable {
+    var names = [String](), values = [String]()   // two arrays: no tuple-array metadata at launch
+    public func get(_ name: String) -> String? { names.firstIndex(of: name).map { values[$0] } }
+}
+
 public enum Env {
     public static func get(_ name: String) -> String? {
         guard let p = getenv(name) else { return nil }
         return String(cString: p)
+    }
+
+    /// The variables whose "NAME=" starts with one of `prefixes`, from one pass over environ;
+    /// Strings are built only for those (the launcher reads its settings on every start).
+    public static func subset(prefixes: [StaticString]) -> EnvSubset {
+        var out = EnvSubset()
+        var p = environ
+        while let entry = p.pointee {
+            p += 1
+            let matched = prefixes.contains { prefix in
+                prefix.withUTF8Buffer { pb in
+                    var i = 0
+                    while i < pb.count, UInt8(bitPattern: entry[i]) == pb[i] { i += 1 }
+                    return i == pb.count
+                }
+            }
+            guard matched, let eq = strchr(entry, 0x3D) else { continue }
+            let nameLength = entry.distance(to: eq)
+            let name = String(decoding: UnsafeRawBufferPointer(start: entry, count: nameLength), as: UTF8.self)
+            guard !out.names.contains(name) else { continue }   // getenv: the first one wins
+            out.names.append(name)
+            out.values.append(String(cString: eq + 1))
+        }
+        return out
     }
 
     /// The whole environment as NAME=value strings, in environ order.

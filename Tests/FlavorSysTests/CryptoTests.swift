@@ -11,6 +11,35 @@ struct CryptoTests {
     ])
     func sha256Vectors(input: String, expected: String) {
         #expect(hex(bytes: SHA256.hash(Array(input.utf8))) == expected)
+        var portable = SHA256(portable: true)
+        portable.update(Array(input.utf8))
+        #expect(hex(bytes: portable.finalize()) == expected)
+    }
+
+    @Test("SHA-256 of a million 'a' (FIPS 180-2), fed in odd pieces, on both paths")
+    func millionA() {
+        let piece = [UInt8](repeating: 0x61, count: 999)
+        for portable in [false, true] {
+            var h = SHA256(portable: portable)
+            var left = 1_000_000
+            while left > 0 { let n = min(left, piece.count); h.update(Array(piece[0..<n])); left -= n }
+            #expect(hex(bytes: h.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        }
+    }
+
+    @Test("the SHA-NI path and the portable path agree on every length and split up to 300 bytes")
+    func acceleratedMatchesPortable() {
+        let data = (0..<4_100).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
+        var mismatches = 0
+        for length in Array(0...300) + [1_023, 1_024, 1_025, 4_099] {
+            for split in stride(from: 0, through: length, by: max(1, length / 7)) {
+                var a = SHA256(), b = SHA256(portable: true)
+                a.update(Array(data[0..<split])); a.update(Array(data[split..<length]))
+                b.update(Array(data[0..<length]))
+                if a.finalize() != b.finalize() { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0)
     }
 
     @Test("incremental SHA-256 over uneven chunks equals the one-shot digest")
