@@ -59,6 +59,24 @@ struct EncodedSlot: Sendable {
     var stored: [UInt8] { segments.count == 1 ? segments[0] : Array(segments.joined()) }
 }
 
+/// One worker's buffers, reused from shard to shard: the tar stream and the compressor (with
+/// its output space). Fresh multi-MiB buffers per shard cost a page fault per 4 KiB each time.
+struct PackScratch {
+    var tar: [UInt8] = []
+    var deflater: Deflater?
+
+    mutating func deflater(level: Int32) -> Deflater {
+        if let d = deflater, d.level == level { return d }
+        let d = Deflater(level: level)
+        deflater = d
+        return d
+    }
+}
+
+final class WorkerScratch: Sendable {
+    let state = Mutex(PackScratch())
+}
+
 final class EncodedStore: Sendable {
     private let slots: Mutex<[EncodedSlot?]>
     init(count: Int) { slots = Mutex([EncodedSlot?](repeating: nil, count: count)) }
@@ -122,21 +140,26 @@ extension Packer {
     }
 
     static func encodeParallel(_ jobs: [PackJob], plan: PackPlan, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
-        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, zstdLevel: plan.zstdLevel, spool: spool)
+        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, bigFileGzipLevel: plan.bigFileGzipLevel, zstdLevel: plan.zstdLevel, spool: spool)
     }
 
     /// With `spool`, each encoded slot is appended to it and dropped from memory.
-    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, zstdLevel: Int32, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
+    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, bigFileGzipLevel: Int32? = nil, zstdLevel: Int32,
+                               spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
+        let bigFileGzipLevel = bigFileGzipLevel ?? gzipLevel
         let store = EncodedStore(count: jobs.count)
         let sink = ErrorSink()
         let sizes = jobs.map(\.estimatedBytes)
         let order = jobs.indices.sorted { sizes[$0] > sizes[$1] }
         let workers = Settings.current.workerCount
-        WorkerPool.parallelFor(jobs: jobs.count, workers: workers) { n, _ in
+        let scratch = (0..<max(1, workers)).map { _ in WorkerScratch() }
+        WorkerPool.parallelFor(jobs: jobs.count, workers: workers) { n, w in
             if sink.failed { return }
             let i = order[n]
             do throws(EngineError) {
-                var e = try encode(jobs[i], gzipLevel: gzipLevel, zstdLevel: zstdLevel)
+                var e = try scratch[w].state.withLock { (s) throws(EngineError) -> EncodedSlot in
+                    try encode(jobs[i], gzipLevel: gzipLevel, bigFileGzipLevel: bigFileGzipLevel, zstdLevel: zstdLevel, scratch: &s)
+                }
                 if let spool {
                     do { e.spooledAt = try spool.append(e.segments) } catch { throw EngineError(.io, "spooling encoded slots: \(error)") }
                     e.segments = []
@@ -150,7 +173,8 @@ extension Packer {
         return store.all().map { $0! }
     }
 
-    static func encode(_ job: PackJob, gzipLevel: Int32, zstdLevel: Int32) throws(EngineError) -> EncodedSlot {
+    static func encode(_ job: PackJob, gzipLevel: Int32, bigFileGzipLevel: Int32, zstdLevel: Int32,
+                       scratch: inout PackScratch) throws(EngineError) -> EncodedSlot {
         switch job {
         case let .file(path, slot):
             do {
@@ -166,20 +190,20 @@ extension Packer {
                 // straight from the file; the tar stream is never held whole.
                 let workers = Settings.current.workerCount
                 do {
-                    let member = try ChunkedGzip.compress(source, level: gzipLevel, chunkSize: chunk, workers: workers)
+                    let member = try ChunkedGzip.compress(source, level: bigFileGzipLevel, chunkSize: chunk, workers: workers)
                     return EncodedSlot(member: member, original: source.count)
                 } catch {
                     throw EngineError(.config, "slot \"\(slot)\": \(error)")
                 }
             }
-            let tar = try frame(items, slot: slot)
+            let used = try frame(items, slot: slot, into: &scratch.tar)
             let stored: [UInt8]
             switch codec {
-            case .gzip?: stored = Deflater(level: gzipLevel).gzip(tar)
-            case .zstd?: stored = Zstd.compress(tar, level: zstdLevel)
-            default: stored = tar
+            case .gzip?: stored = scratch.deflater(level: gzipLevel).gzip(scratch.tar, range: 0..<used)
+            case .zstd?: stored = Zstd.compress(Array(scratch.tar[0..<used]), level: zstdLevel)
+            default: stored = Array(scratch.tar[0..<used])
             }
-            return EncodedSlot(stored: stored, original: tar.count, digest: SHA256.hash(stored))
+            return EncodedSlot(stored: stored, original: used, digest: SHA256.hash(stored))
         }
     }
 
@@ -192,18 +216,28 @@ extension Packer {
         return ChunkedGzip.chunkSize(for: source.count, preferred: chunk) == nil ? nil : source
     }
 
-    /// The tar stream of a shard. Files are read straight into the stream buffer (no mmap: for
-    /// thousands of small files the map/unmap pairs cost more than the copy, and unmapping on
-    /// several threads at once makes the kernel shoot down TLBs on every core).
-    static func frame(_ items: [TarItem], slot: String) throws(EngineError) -> [UInt8] {
-        // Zero-filled, so padding and the end-of-archive blocks need no writes.
-        var tar = [UInt8](repeating: 0, count: items.reduce(2 * Tar.blockSize) { $0 + $1.estimatedTarBytes + 1 })
+    /// The tar stream of a shard, framed into `tar` (a worker's reused buffer, so every byte of
+    /// the stream is written here, padding included); returns its length. Files are read straight
+    /// into the buffer (no mmap: for thousands of small files the map/unmap pairs cost more than the
+    /// copy, and unmapping on several threads at once makes the kernel shoot down TLBs on every
+    /// core), each opened relative to its directory so the kernel walks one path component.
+    static func frame(_ items: [TarItem], slot: String, into tar: inout [UInt8]) throws(EngineError) -> Int {
+        let need = items.reduce(2 * Tar.blockSize) { $0 + $1.estimatedTarBytes + 1 }
+        if tar.count < need { tar += repeatElement(0, count: need - tar.count) }
         var used = 0
+        func reserve(_ n: Int) { if used + n > tar.count { tar += repeatElement(0, count: used + n - tar.count) } }
         func place(_ bytes: [UInt8]) {
-            if used + bytes.count > tar.count { tar += [UInt8](repeating: 0, count: used + bytes.count - tar.count) }
+            reserve(bytes.count)
             tar.replaceSubrange(used..<used + bytes.count, with: bytes)
             used += bytes.count
         }
+        func zeros(_ n: Int) {
+            reserve(n)
+            tar.replaceSubrange(used..<used + n, with: repeatElement(0, count: n))
+            used += n
+        }
+        var dir = DirectoryHandle()
+        defer { dir.close() }
         for it in items {
             guard it.kind == .file else {
                 place(Tar.header(kind: it.kind, path: it.member, mode: it.mode, size: 0, linkTarget: it.linkTarget, mtime: it.mtime))
@@ -212,10 +246,10 @@ extension Packer {
             place(Tar.header(kind: .file, path: it.member, mode: it.mode, size: it.size, mtime: it.mtime))
             // One byte more than expected, to notice a file that grew since it was listed.
             let want = it.size + 1
-            if used + want > tar.count { tar += [UInt8](repeating: 0, count: used + want - tar.count) }
+            reserve(want)
             let got: Int
             do throws(SysError) {
-                let fd = try FS.open(it.source, O_RDONLY)
+                let fd = try dir.open(it.source)
                 defer { FS.close(fd) }
                 got = try FS.readFully(fd, into: &tar, at: used, count: want, path: it.source)
             } catch {
@@ -225,11 +259,37 @@ extension Packer {
             guard got == it.size else {
                 throw EngineError(.config, "slot \"\(slot)\": \(it.source) changed size while packing (listed with \(it.size) bytes, now \(got > it.size ? "more" : "\(got)")); pack again when the tree is quiet")
             }
-            used += it.size + Tar.padding(after: it.size)
+            used += it.size
+            zeros(Tar.padding(after: it.size))
         }
-        used += Tar.endOfArchive.count
-        if used > tar.count { tar += [UInt8](repeating: 0, count: used - tar.count) }
-        tar.removeSubrange(used...)
-        return tar
+        zeros(Tar.endOfArchive.count)
+        return used
     }
+}
+
+/// The directory of the file opened last, kept open: files of a shard come directory by
+/// directory, so most opens are `openat(dir, name)` instead of a walk of the whole path.
+struct DirectoryHandle {
+    private var path = ""
+    private var fd: Int32 = -1
+
+    mutating func open(_ file: String) throws(SysError) -> Int32 {
+        let u = file.utf8
+        guard let slash = u.lastIndex(of: UInt8(ascii: "/")), slash != u.startIndex else { return try FS.open(file, O_RDONLY) }
+        let parent = String(Substring(u[..<slash]))
+        if parent != path || fd < 0 {
+            close()
+            fd = try FS.open(parent, O_RDONLY | O_DIRECTORY)
+            path = parent
+        }
+        do { return try FS.openAt(fd, String(Substring(u[u.index(after: slash)...])), O_RDONLY) } catch {
+            throw SysError(op: "open", path: file, errno: error.errno)
+        }
+    }
+
+    mutating func close() {
+        if fd >= 0 { FS.close(fd) }
+        fd = -1
+    }
+
 }

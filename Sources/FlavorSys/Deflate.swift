@@ -31,9 +31,28 @@ public final class Deflater {
         self.level = level
     }
 
-    deinit { libdeflate_free_compressor(handle) }
+    /// Output space kept between calls (uninitialised): a worker compressing shard after shard
+    /// then touches new memory only for each exactly sized result.
+    private var scratch: UnsafeMutableRawBufferPointer?
+
+    deinit {
+        libdeflate_free_compressor(handle)
+        scratch?.deallocate()
+    }
 
     public func gzipBound(_ n: Int) -> Int { libdeflate_gzip_compress_bound(handle, n) }
+
+    /// gzip of `input` as an exactly sized array.
+    public func gzip(_ input: UnsafeRawBufferPointer) -> [UInt8] {
+        let bound = gzipBound(input.count)
+        if (scratch?.count ?? 0) < bound {
+            scratch?.deallocate()
+            scratch = .allocate(byteCount: bound, alignment: 64)
+        }
+        let n = gzip(input, into: scratch!)
+        precondition(n > 0, "gzip bound was too small")
+        return [UInt8](UnsafeRawBufferPointer(rebasing: scratch![0..<n]))
+    }
 
     /// gzip-compresses `input` into `output`; returns the byte count (0 only if `output` is too small).
     public func gzip(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
@@ -41,13 +60,12 @@ public final class Deflater {
     }
 
     public func gzip(_ input: [UInt8]) -> [UInt8] {
-        input.withUnsafeBytes { inp in
-            var out = [UInt8](repeating: 0, count: gzipBound(inp.count))
-            let n = out.withUnsafeMutableBytes { gzip(inp, into: $0) }
-            precondition(n > 0, "gzip bound was too small")
-            out.removeSubrange(n...)
-            return out
-        }
+        input.withUnsafeBytes { gzip($0) }
+    }
+
+    /// gzip of `input[range]`.
+    public func gzip(_ input: [UInt8], range: Range<Int>) -> [UInt8] {
+        input.withUnsafeBytes { gzip(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 }
 
