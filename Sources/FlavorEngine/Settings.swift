@@ -33,7 +33,7 @@ public struct Settings: Sendable {
     public var ioAutoPrefersUring = false
 
     public static var current: Settings {
-        let env = Env.subset(prefixes: ["FLAVOR_", "HOME=", "XDG_CACHE_HOME="])
+        let env = Env.subset("FLAVOR_", "HOME=", "XDG_CACHE_HOME=")
         return Settings(lookup: env.get)
     }
 

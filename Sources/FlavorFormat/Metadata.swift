@@ -18,7 +18,7 @@ public struct Metadata: Sendable {
     public var runtimeEnv: RuntimeEnv
     public var workenvDirectories: [(path: String, mode: UInt32?)]
     public var workenvEnv: [(String, String)]
-    public var cacheValidation: (checkFile: String, expectedContent: String)?
+    public var cacheValidation: CacheValidation?
     public var setupCommands: [JSONValue]
     public var buildTool: String
 
@@ -99,7 +99,7 @@ public struct Metadata: Sendable {
         workenvDirectories = dirs
         workenvEnv = Self.stringPairs(json["workenv"]?["env"])
         if let cv = json["cache_validation"], let f = cv["check_file"]?.stringValue {
-            cacheValidation = (f, cv["expected_content"]?.stringValue ?? "")
+            cacheValidation = CacheValidation(checkFile: f, expectedContent: cv["expected_content"]?.stringValue ?? "")
         } else {
             cacheValidation = nil
         }
@@ -202,4 +202,12 @@ public func parseOctalMode(_ s: String) -> UInt32? {
     while t.count > 1 && t.hasPrefix("0") { t = t.dropFirst() }
     guard let v = UInt32(t, radix: 8), v <= 0o7777 else { return nil }
     return v
+}
+
+/// `cache_validation`: a file whose content must match for a workenv to count as valid.
+/// (A struct, not a tuple: a tuple optional costs a metadata instantiation on every launch.)
+public struct CacheValidation: Sendable, Equatable {
+    public var checkFile: String
+    public var expectedContent: String
+    public init(checkFile: String, expectedContent: String) { self.checkFile = checkFile; self.expectedContent = expectedContent }
 }

@@ -242,18 +242,21 @@ public enum Env {
 
     /// The variables whose "NAME=" starts with one of `prefixes`, from one pass over environ;
     /// Strings are built only for those (the launcher reads its settings on every start).
-    public static func subset(prefixes: [StaticString]) -> EnvSubset {
+    /// (Three prefixes as parameters, not an array: an array literal of StaticString costs a
+    /// generic metadata instantiation on every start.)
+    public static func subset(_ a: StaticString, _ b: StaticString, _ c: StaticString) -> EnvSubset {
         var out = EnvSubset()
         var p = environ
         while let entry = p.pointee {
             p += 1
-            let matched = prefixes.contains { prefix in
+            func starts(_ prefix: StaticString) -> Bool {
                 prefix.withUTF8Buffer { pb in
                     var i = 0
                     while i < pb.count, UInt8(bitPattern: entry[i]) == pb[i] { i += 1 }
                     return i == pb.count
                 }
             }
+            let matched = starts(a) || starts(b) || starts(c)
             guard matched, let eq = strchr(entry, 0x3D) else { continue }
             let nameLength = entry.distance(to: eq)
             let name = String(decoding: UnsafeRawBufferPointer(start: entry, count: nameLength), as: UTF8.self)
