@@ -20,8 +20,8 @@ enum Ratios {
         ("cold/ours÷write_floor", "cold launch: ours ÷ write floor (gate)", "cold/ours", "cold/write_floor"),
         ("cold/ours_uring÷ours_posix", "cold launch: FLAVOR_IO=uring ÷ FLAVOR_IO=posix", "cold/ours_uring", "cold/ours_posix"),
         ("warm/ours÷floor", "warm launch p50: ours ÷ exec floor (gate)", "warm/ours", "warm/floor"),
-        ("warm/ours÷rs", "warm launch p50: ours ÷ upstream rs", "warm/ours", "warm/rs"),
-        ("warm/ours÷go", "warm launch p50: ours ÷ upstream go", "warm/ours", "warm/go"),
+        ("warm/ours÷rs", "warm launch p50: ours ÷ upstream rs (interleaved together)", "warm/ours_mixed", "warm/rs"),
+        ("warm/ours÷go", "warm launch p50: ours ÷ upstream go (interleaved together)", "warm/ours_mixed", "warm/go"),
         ("warm/ours_disk÷floor", "warm launch p50, package on disk: ours ÷ exec floor", "warm/ours_disk", "warm/floor"),
     ]
 

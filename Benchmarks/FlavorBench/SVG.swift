@@ -10,7 +10,7 @@ enum SVGChart {
                                   ("unpack/pigz_xf", "tar -I pigz -xf"), ("unpack/write_floor", "write floor")]),
         ("cold", "cold launch (empty cache)", [("cold/ours", "flavor"), ("cold/ours_uring", "flavor io_uring"), ("cold/ours_posix", "flavor posix"),
                                      ("cold/rs", "upstream rs"), ("cold/go", "upstream go"), ("cold/tar_xzf", "tar -xzf")]),
-        ("warm", "warm launch p50", [("warm/ours", "flavor"), ("warm/ours_disk", "flavor, pkg on disk"), ("warm/rs", "upstream rs"), ("warm/go", "upstream go"),
+        ("warm", "warm launch p50", [("warm/ours", "flavor"), ("warm/ours_disk", "flavor, pkg on disk"), ("warm/ours_mixed", "flavor beside upstream"), ("warm/rs", "upstream rs"), ("warm/go", "upstream go"),
                                           ("warm/floor", "exec floor")]),
     ]
 

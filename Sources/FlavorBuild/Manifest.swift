@@ -12,7 +12,6 @@ public enum Manifest {
         public var workenvBase: String?
         public var codec: String?       // overrides gzip for directory slots: "gzip", "zstd", "none"
         public var gzipLevel: Int32 = 6
-        public var bigFileGzipLevel: Int32 = 7   // see PackPlan.bigFileGzipLevel
         public var zstdLevel: Int32 = 3
         public init(launcherPath: String, key: Ed25519KeyPair, deterministic: Bool) {
             self.launcherPath = launcherPath; self.key = key; self.deterministic = deterministic
@@ -54,7 +53,6 @@ public enum Manifest {
             plan.sourceDateEpoch = v
         }
         plan.gzipLevel = options.gzipLevel
-        plan.bigFileGzipLevel = options.bigFileGzipLevel
         plan.zstdLevel = options.zstdLevel
         for key in ["cache_validation", "runtime", "workenv"] {
             if let v = json[key] { plan.extraMetadata.append((key, v)) }

@@ -25,7 +25,7 @@ struct PackCommand: ParsableCommand {
     @Option(help: "Derive the key from this string (SHA-256 → Ed25519 seed, as upstream); 'env' reads FLAVOR_KEY_SEED.") var keySeed: String?
     @Option(help: "Replaces {workenv} in slot source paths (default: current directory).") var workenvBase: String?
     @Option(help: "Codec for directory slots: gzip (default, runs on upstream launchers), zstd (needs flavor-launcher), none.") var codec: String?
-    @Option(help: "Compression level (gzip 1-12, zstd 1-19). Default: gzip 6, and 7 for a file big enough to be compressed in chunks on every core (so long text stays no larger than gzip -6 makes it); zstd 3.") var level: Int32?
+    @Option(help: "Compression level (gzip 1-12, zstd 1-19). Default: gzip 6, zstd 3.") var level: Int32?
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -46,9 +46,8 @@ struct PackCommand: ParsableCommand {
             var opts = Manifest.Options(launcherPath: launcher, key: key, deterministic: deterministic)
             opts.workenvBase = workenvBase
             opts.codec = codec
-            // An explicit gzip level applies to every file, big ones included.
-            if let l = level { if codec == "zstd" { opts.zstdLevel = l } else { opts.gzipLevel = l; opts.bigFileGzipLevel = l } }
-            if let l = Env.get("FLAVOR_GZIP_LEVEL").flatMap({ Int32($0) }), (1...12).contains(l) { opts.gzipLevel = l; opts.bigFileGzipLevel = l }
+            if let l = level { if codec == "zstd" { opts.zstdLevel = l } else { opts.gzipLevel = l } }
+            if let l = Env.get("FLAVOR_GZIP_LEVEL").flatMap({ Int32($0) }), (1...12).contains(l) { opts.gzipLevel = l }
             let plan = try Manifest.load(path: manifest, options: opts)
             if plan.slots.contains(where: { $0.chain.operations.contains(.zstd) }) && !global.quiet {
                 Process.printError("flavor: warning: zstd slots need flavor-launcher; upstream 0.5.4 launchers cannot decode them")

@@ -140,13 +140,11 @@ extension Packer {
     }
 
     static func encodeParallel(_ jobs: [PackJob], plan: PackPlan, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
-        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, bigFileGzipLevel: plan.bigFileGzipLevel, zstdLevel: plan.zstdLevel, spool: spool)
+        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, zstdLevel: plan.zstdLevel, spool: spool)
     }
 
     /// With `spool`, each encoded slot is appended to it and dropped from memory.
-    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, bigFileGzipLevel: Int32? = nil, zstdLevel: Int32,
-                               spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
-        let bigFileGzipLevel = bigFileGzipLevel ?? gzipLevel
+    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, zstdLevel: Int32, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
         let store = EncodedStore(count: jobs.count)
         let sink = ErrorSink()
         let sizes = jobs.map(\.estimatedBytes)
@@ -158,7 +156,7 @@ extension Packer {
             let i = order[n]
             do throws(EngineError) {
                 var e = try scratch[w].state.withLock { (s) throws(EngineError) -> EncodedSlot in
-                    try encode(jobs[i], gzipLevel: gzipLevel, bigFileGzipLevel: bigFileGzipLevel, zstdLevel: zstdLevel, scratch: &s)
+                    try encode(jobs[i], gzipLevel: gzipLevel, zstdLevel: zstdLevel, scratch: &s)
                 }
                 if let spool {
                     do { e.spooledAt = try spool.append(e.segments) } catch { throw EngineError(.io, "spooling encoded slots: \(error)") }
@@ -173,8 +171,7 @@ extension Packer {
         return store.all().map { $0! }
     }
 
-    static func encode(_ job: PackJob, gzipLevel: Int32, bigFileGzipLevel: Int32, zstdLevel: Int32,
-                       scratch: inout PackScratch) throws(EngineError) -> EncodedSlot {
+    static func encode(_ job: PackJob, gzipLevel: Int32, zstdLevel: Int32, scratch: inout PackScratch) throws(EngineError) -> EncodedSlot {
         switch job {
         case let .file(path, slot):
             do {
@@ -190,7 +187,7 @@ extension Packer {
                 // straight from the file; the tar stream is never held whole.
                 let workers = Settings.current.workerCount
                 do {
-                    let member = try ChunkedGzip.compress(source, level: bigFileGzipLevel, chunkSize: chunk, workers: workers)
+                    let member = try ChunkedGzip.compress(source, level: gzipLevel, chunkSize: chunk, workers: workers)
                     return EncodedSlot(member: member, original: source.count)
                 } catch {
                     throw EngineError(.config, "slot \"\(slot)\": \(error)")

@@ -40,11 +40,6 @@ public struct PackPlan: Sendable {
     public var deterministic = false
     public var sourceDateEpoch: Int64? = nil
     public var gzipLevel: Int32 = 6
-    /// Level of files big enough for ChunkedGzip. libdeflate's level 6 searches matches less deeply
-    /// than zlib's level 6, which shows on long uniform text (0.2% larger than gzip -6 on the
-    /// big-blob corpus); its level 7 searches about as deeply as zlib's 6. Small-file shards stay
-    /// at 6, where libdeflate's block splitting already beats gzip -6 by 0.6-1.5%.
-    public var bigFileGzipLevel: Int32 = 7
     public var zstdLevel: Int32 = 3
     /// Store symlinks as symlinks (flavor-launcher handles them; upstream 0.5.4 launchers refuse
     /// symlink members, so by default links are stored as what they point at).

@@ -125,31 +125,4 @@ struct ChunkedSlotTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["memory.psp", "spooled.psp"])
     }
 
-    @Test("by default a big file is compressed at level 7 (smaller than --level 6 gives); --level and FLAVOR_GZIP_LEVEL set it too")
-    func bigFileLevel() throws {
-        let app = try DemoApp()
-        // 4 MiB of word soup: long uniform text, where libdeflate's deeper level-7 search pays.
-        let words = ["package", "launcher", "slot", "metadata", "signature", "the", "of", "a", "workenv",
-                     "extract", "verify", "index", "checksum", "gzip", "chunk", "stream", "file", "tree"]
-        var state: UInt64 = 0xC0FFEE
-        var text = [UInt8]()
-        text.reserveCapacity(4 << 20)
-        while text.count < 4 << 20 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            text += Array(words[Int(state >> 59) % words.count].utf8)
-            text.append(state >> 40 & 15 == 0 ? UInt8(ascii: "\n") : UInt8(ascii: " "))
-        }
-        try writeBytes(app.dir.sub("tree/data/big.txt"), text)
-        let env = ["FLAVOR_GZIP_CHUNK_BYTES": "1048576", "SOURCE_DATE_EPOCH": "1700000000"]   // 5 chunks
-        let byDefault = try flavorPack(try app.manifest(), app.dir.sub("default.psp"), env: env)
-        let option6 = try flavorPack(try app.manifest(), app.dir.sub("option6.psp"), env: env, extraArgs: ["--level", "6"])
-        let env6 = try flavorPack(try app.manifest(), app.dir.sub("env6.psp"), env: env.merging(["FLAVOR_GZIP_LEVEL": "6"]) { _, b in b })
-        let (defaultSize, size6) = (try Self.chunkedSlot(byDefault).size, try Self.chunkedSlot(option6).size)
-        #expect(defaultSize < size6, "default \(defaultSize) bytes, --level 6 \(size6)")
-        #expect(try readBytes(option6) == (try readBytes(env6)))
-        let out = app.dir.sub("out")
-        #expect(try run(Tools.flavor, ["extract-all", byDefault, out]).status == 0)
-        #expect(try readBytes(out + "/data/big.txt") == text)
-    }
-
 }
