@@ -267,16 +267,17 @@ public enum TarBuilder {
         }
         // Top-level entries are walked in parallel (listing is mostly lstat calls) and joined
         // in name order, so the result does not depend on the number of cores.
-        let names: [String]
-        do { names = try FS.listDirectory(directory) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
-        let parts = Mutex([[TarItem]](repeating: [], count: names.count))
+        let top: [FS.Entry]
+        do { top = try FS.listDirectoryWithStatus(directory) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+        let parts = Mutex([[TarItem]](repeating: [], count: top.count))
         let sink = ErrorSink()
         let workers = Settings.current.workerCount
-        WorkerPool.parallelFor(jobs: names.count, workers: workers) { k, _ in
+        WorkerPool.parallelFor(jobs: top.count, workers: workers) { k, _ in
             if sink.failed { return }
             var out = [TarItem]()
             do throws(EngineError) {
-                try entry(directory, rel: names[k], prefix: prefix, mtime: mtime, preserveSymlinks: preserveSymlinks, into: &out, slot: slot)
+                try entry(directory, rel: top[k].name, status: top[k].status, prefix: prefix, mtime: mtime,
+                          preserveSymlinks: preserveSymlinks, into: &out, slot: slot)
                 parts.withLock { $0[k] = out }
             } catch {
                 sink.add(error)
@@ -290,21 +291,21 @@ public enum TarBuilder {
     static func walk(_ base: String, rel: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool,
                      into out: inout [TarItem], slot: String, depth: Int = 0) throws(EngineError) {
         let dir = rel.isEmpty ? base : base + "/" + rel
-        let names: [String]
-        do { names = try FS.listDirectory(dir) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
-        for name in names {
-            try entry(base, rel: rel.isEmpty ? name : rel + "/" + name, prefix: prefix, mtime: mtime,
+        let entries: [FS.Entry]
+        do { entries = try FS.listDirectoryWithStatus(dir) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+        for e in entries {
+            try entry(base, rel: rel.isEmpty ? e.name : rel + "/" + e.name, status: e.status, prefix: prefix, mtime: mtime,
                       preserveSymlinks: preserveSymlinks, into: &out, slot: slot, depth: depth)
         }
     }
 
-    /// One entry at `rel` under `base` (and, for a directory, everything below it).
-    static func entry(_ base: String, rel r: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool,
+    /// One entry at `rel` under `base`, with its lstat result from the listing (and, for a
+    /// directory, everything below it).
+    static func entry(_ base: String, rel r: String, status: FS.Status, prefix: String, mtime: Int64?, preserveSymlinks: Bool,
                       into out: inout [TarItem], slot: String, depth: Int = 0) throws(EngineError) {
         let full = base + "/" + r
         let member = prefix.isEmpty ? r : prefix + "/" + r
-        var st: FS.Status
-        do { st = try FS.lstat(full) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
+        var st = status
         let viaLink = st.isSymlink
         if viaLink {
             if preserveSymlinks {

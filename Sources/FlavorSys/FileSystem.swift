@@ -186,6 +186,32 @@ public enum FS {
         return names
     }
 
+    /// Names and lstat results of a directory's entries, sorted like `listDirectory`. Each entry
+    /// is stat'ed relative to the open directory, so the kernel walks one path component, not
+    /// the whole path (packing a tree stats every entry).
+    public struct Entry: Sendable {
+        public var name: String
+        public var status: Status
+    }
+
+    public static func listDirectoryWithStatus(_ path: String) throws(SysError) -> [Entry] {
+        guard let d = opendir(path) else { throw SysError(op: "opendir", path: path, errno: Glibc.errno) }
+        defer { closedir(d) }
+        let fd = dirfd(d)
+        var out = [Entry]()
+        while let ent = readdir(d) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            var st = Glibc.stat()
+            _ = try sys("lstat", path + "/" + name) { fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) }
+            out.append(Entry(name: name, status: Status(mode: UInt32(st.st_mode), size: Int(st.st_size), mtime: Int64(st.st_mtim.tv_sec))))
+        }
+        out.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        return out
+    }
+
     /// rm -rf that does not follow symlinks; missing path is fine.
     public static func removeTree(_ path: String) throws(SysError) {
         var st = Glibc.stat()
