@@ -38,7 +38,9 @@ enum Markdown {
     }
 
     static func ratioCell(_ c: CorpusResult, _ phase: String, _ sr: Series, rss: Bool = false) -> String {
-        guard let ours = c.series("\(phase)/ours"), sr.id != ours.id else { return "–" }
+        // Upstream's warm launches are compared with ours from the same interleaved group.
+        let beside = phase == "warm" && (sr.id == "warm/rs" || sr.id == "warm/go") ? c.series("warm/ours_mixed") : nil
+        guard let ours = beside ?? c.series("\(phase)/ours"), sr.id != ours.id else { return "–" }
         guard let a = rss ? ours.rssKiB?.median : ours.wall.median, let b = rss ? sr.rssKiB?.median : sr.wall.median, b > 0 else { return "–" }
         return String(format: "%.2f", a / b)
     }
