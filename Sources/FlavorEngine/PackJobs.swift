@@ -248,7 +248,7 @@ extension Packer {
             do throws(SysError) {
                 let fd = try dir.open(it.source)
                 defer { FS.close(fd) }
-                got = try FS.readFully(fd, into: &tar, at: used, count: want, path: it.source)
+                got = try FS.readFully(fd, into: &tar, at: used, count: want, enough: it.size, path: it.source)
             } catch {
                 throw EngineError(.config, "slot \"\(slot)\": \(error)")
             }

@@ -53,10 +53,14 @@ public enum FS {
         }
     }
 
-    /// Reads until `buf` is full or the file ends; returns the byte count.
-    public static func readFully(_ fd: Int32, into buf: UnsafeMutableRawBufferPointer, path: String = "") throws(SysError) -> Int {
+    /// Reads until `buf` is full or the file ends; returns the byte count. With `enough`, it stops
+    /// as soon as that many bytes arrived: a caller that expects n bytes asks for n + 1 to notice a
+    /// file that grew, and a read returning exactly n of them has already met the end of the file,
+    /// so the confirming read of 0 bytes (one syscall per file when packing) is skipped.
+    public static func readFully(_ fd: Int32, into buf: UnsafeMutableRawBufferPointer, enough: Int? = nil, path: String = "") throws(SysError) -> Int {
         var done = 0
-        while done < buf.count {
+        let stop = enough ?? buf.count
+        while done < buf.count && (done < stop || done == 0 && stop == 0) {
             let n = try sys("read", path) { Glibc.read(fd, buf.baseAddress! + done, buf.count - done) }
             if n == 0 { break }
             done += n
@@ -347,10 +351,11 @@ extension FS {
     }
 
     /// Reads until `count` bytes landed in `buffer` at `offset` or the file ended; returns the byte count.
-    public static func readFully(_ fd: Int32, into buffer: inout [UInt8], at offset: Int, count: Int, path: String = "") throws(SysError) -> Int {
+    public static func readFully(_ fd: Int32, into buffer: inout [UInt8], at offset: Int, count: Int, enough: Int? = nil,
+                                 path: String = "") throws(SysError) -> Int {
         precondition(offset >= 0 && count >= 0 && offset + count <= buffer.count, "readFully: range outside the buffer")
         return try buffer.withMutableBytes { (raw) throws(SysError) -> Int in
-            try readFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + count]), path: path)
+            try readFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[offset..<offset + count]), enough: enough, path: path)
         }
     }
 }
