@@ -66,7 +66,8 @@ enum Versions {
             out.append(Tool(name: name, path: path, version: version, sizeBytes: fileSize(path)))
         }
         add("flavor", t.flavor, of([t.flavor, "--version"]))
-        add("flavor-launcher", t.launcher, "static, \(formatBytes(fileSize(t.launcher) ?? 0))")
+        add((t.launcher as NSString).lastPathComponent, t.launcher,
+            (t.launcher.hasSuffix("-embedded") ? "Embedded Swift, static, " : "static, ") + formatBytes(fileSize(t.launcher) ?? 0))
         add("flavor-bench", t.bench, "this harness")
         if let b = t.rsBuilder { add("flavor-rs-builder", b, of([b, "--version"])) }
         if let l = t.rsLauncher { add("flavor-rs-launcher", l, of([l, "version"], env: ["FLAVOR_LAUNCHER_CLI": "1"])) }

@@ -23,7 +23,9 @@ struct Toolset {
 
     static func resolve(flavorBin: String, upstreamBin: String?, upstream: UpstreamMode, pigz usePigz: Bool) throws -> Toolset {
         let fb = URL(fileURLWithPath: flavorBin).standardizedFileURL.path
-        let flavor = fb + "/flavor", launcher = fb + "/flavor-launcher"
+        // The launcher `flavor pack` would pick by itself: the Embedded Swift build when present.
+        let embedded = fb + "/flavor-launcher-embedded"
+        let flavor = fb + "/flavor", launcher = FileManager.default.isExecutableFile(atPath: embedded) ? embedded : fb + "/flavor-launcher"
         for p in [flavor, launcher] where !FileManager.default.isExecutableFile(atPath: p) {
             throw BenchError("\(p) not found or not executable: build first (swift build -c release) or pass --flavor-bin DIR")
         }

@@ -19,7 +19,7 @@ struct PackCommand: ParsableCommand {
 
     @Option(help: "The manifest.json to build from.") var manifest: String
     @Option(help: "Where to write the package.") var output: String
-    @Option(help: "Launcher to prepend (default: flavor-launcher next to this executable).") var launcherBin: String?
+    @Option(help: "Launcher to prepend (default: flavor-launcher-embedded next to this executable, else flavor-launcher).") var launcherBin: String?
     @Option(help: "PKCS#8 PEM private key (needs --public-key).") var privateKey: String?
     @Option(help: "SPKI PEM public key.") var publicKey: String?
     @Option(help: "Derive the key from this string (SHA-256 → Ed25519 seed, as upstream); 'env' reads FLAVOR_KEY_SEED.") var keySeed: String?
@@ -36,7 +36,7 @@ struct PackCommand: ParsableCommand {
 
     func run() throws {
         guard let launcher = launcherBin ?? Env.get("FLAVOR_LAUNCHER_BIN") ?? defaultLauncherPath() else {
-            fail("no launcher: pass --launcher-bin (flavor-launcher was not found next to flavor)")
+            fail("no launcher: pass --launcher-bin (neither flavor-launcher-embedded nor flavor-launcher is next to flavor)")
         }
         do {
             let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed)

@@ -40,7 +40,7 @@ enum ChunkedExtractor {
         let chunks = index.chunks
         let last = chunks.count - 1
         let workers = max(1, min(Settings.current.workerCount, chunks.count))
-        let maxStored = chunks.map(\.length).max() ?? 0
+        let maxStored = chunks.map { $0.length }.max() ?? 0
         let decoders = (0..<workers).map { _ in ChunkedGzip.Decoder(maxStoredChunk: maxStored, chunkSize: index.chunkSize) }
         let base = Int(pkg.descriptors[i].offset)
 

@@ -38,7 +38,7 @@ public enum LauncherExit {
 
 /// What `flavor-launcher` does, as a library so that tests and the CLI can share it.
 public enum Launch {
-    public static let version = Packer.toolVersion
+    public static let version = ToolVersion.current
 
     public static func log(_ settings: Settings, _ level: String, _ msg: String) {
         func rank(_ l: String) -> Int {

@@ -57,7 +57,7 @@ public struct PackResult: Sendable {
 }
 
 public enum Packer {
-    public static let toolVersion = "0.1.0"
+    public static let toolVersion = ToolVersion.current
 
     /// Writes the package to `output` atomically (temporary file, fsync, rename); nothing is
     /// left behind on failure.

@@ -12,7 +12,7 @@ public struct VerificationCheck: Sendable {
 public struct VerificationReport: Sendable {
     public var checks: [VerificationCheck] = []
     public var metadata: Metadata?
-    public var valid: Bool { checks.allSatisfy(\.passed) }
+    public var valid: Bool { checks.allSatisfy { $0.passed } }
     public var firstFailure: VerificationCheck? { checks.first { !$0.passed } }
 }
 
@@ -139,7 +139,7 @@ public enum Verifier {
         guard let head = try? bytes.slice(0..<index.headerSize), SHA256.hash(head) == signed else {
             return (false, "chunk index (\(index.headerSize) header bytes) fails the SHA-256 in the signed metadata")
         }
-        let decoder = ChunkedGzip.Decoder(maxStoredChunk: index.chunks.map(\.length).max() ?? 0, chunkSize: index.chunkSize)
+        let decoder = ChunkedGzip.Decoder(maxStoredChunk: index.chunks.map { $0.length }.max() ?? 0, chunkSize: index.chunkSize)
         for (k, c) in index.chunks.enumerated() {
             let matches: Bool
             do { matches = try decoder.load(bytes, c, isLast: k == index.chunks.count - 1, verify: true) } catch { return (false, "chunk \(k): \(error)") }

@@ -228,7 +228,7 @@ public enum Workenv {
                   let bytes = try? FS.readFile(f, limit: 1 << 20), bytes.starts(with: [0x23, 0x21]) else { continue }
             let end = bytes.firstIndex(of: 0x0a) ?? bytes.count
             let first = String(decoding: bytes[0..<end], as: UTF8.self)
-            guard first.contains(staging) else { continue }
+            guard Substring(first).range(of: staging) != nil else { continue }
             let fixed = Array(first.replacingAll(staging, with: final).utf8) + bytes[end...]
             try? FS.writeFileAtomically(f, fixed, mode: st.permissions)
         }

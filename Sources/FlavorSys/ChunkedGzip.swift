@@ -177,7 +177,7 @@ public enum ChunkedGzip {
             header.appendLE(UInt32(e.finalBit))
             header += k == count - 1 ? lastHash : e.digest
         }
-        return Member(segments: [header] + encoded.map(\.bytes) + [trailer])
+        return Member(segments: [header] + encoded.map { $0.bytes } + [trailer])
     }
 
     /// One chunk as raw DEFLATE that a following chunk can continue (unless it is the last),

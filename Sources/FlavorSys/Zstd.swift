@@ -26,7 +26,12 @@ public enum Zstd {
         let r = ZSTD_decompress(output.baseAddress, output.count, input.baseAddress, input.count)
         if ZSTD_isError(r) != 0 {
             let name = String(cString: ZSTD_getErrorName(r))
-            if name.contains("too small") { throw .tooLarge(limit: output.count) }
+            // Bytes, not String.contains(String): that comes from _StringProcessing, which the
+            // Embedded Swift launcher does not have.
+            let u = Array(name.utf8), k = Array("too small".utf8)
+            if u.count >= k.count && (0...(u.count - k.count)).contains(where: { u[$0..<$0 + k.count].elementsEqual(k) }) {
+                throw .tooLarge(limit: output.count)
+            }
             throw .corrupt("zstd: \(name)")
         }
         return r

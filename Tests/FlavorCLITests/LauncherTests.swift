@@ -248,13 +248,15 @@ struct WorkenvCLITests {
         #expect(!FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/demo")))
     }
 
-    @Test("flavor pack uses the flavor-launcher next to it when --launcher-bin is not given")
+    @Test("flavor pack uses the launcher next to it when --launcher-bin is not given (the Embedded build first)")
     func defaultLauncher() throws {
         let app = try DemoApp()
         let out = app.dir.sub("d.psp")
         let r = try run(Tools.flavor, ["pack", "--manifest", try app.manifest(), "--output", out, "--key-seed", "s", "-q"])
         #expect(r.status == 0, "\(r.output)")
-        let launcherSize = try FileManager.default.attributesOfItem(atPath: Tools.launcher)[.size] as? Int
+        let embedded = Tools.buildDir + "/flavor-launcher-embedded"
+        let expected = FileManager.default.isExecutableFile(atPath: embedded) ? embedded : Tools.buildDir + "/flavor-launcher"
+        let launcherSize = try FileManager.default.attributesOfItem(atPath: expected)[.size] as? Int
         let i = try JSONSerialization.jsonObject(with: Data(try run(Tools.flavor, ["inspect", "--json", out]).stdout.utf8)) as? [String: Any]
         #expect((i?["launcher"] as? [String: Any])?["size"] as? Int == launcherSize)
         #expect(try run(out, ["d"], env: ["FLAVOR_CACHE_DIR": app.dir.sub("c")]).stdout.contains("args:d"))

@@ -12,7 +12,10 @@ enum Tools {
         return dir.path
     }()
     static let flavor = buildDir + "/flavor"
-    static let launcher = buildDir + "/flavor-launcher"
+    /// FLAVOR_TEST_LAUNCHER runs the launcher tests against another build of the launcher
+    /// (scripts/test: a fourth pass with the Embedded Swift one).
+    static let launcher = ProcessInfo.processInfo.environment["FLAVOR_TEST_LAUNCHER"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? buildDir + "/flavor-launcher"
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let pspfdump = repoRoot + "/../shared/pspfdump.py"
     static let upstreamDir = repoRoot + "/upstream/bin"
