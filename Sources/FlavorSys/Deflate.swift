@@ -31,27 +31,18 @@ public final class Deflater {
         self.level = level
     }
 
-    /// Output space kept between calls (uninitialised): a worker compressing shard after shard
-    /// then touches new memory only for each exactly sized result.
-    private var scratch: UnsafeMutableRawBufferPointer?
-
-    deinit {
-        libdeflate_free_compressor(handle)
-        scratch?.deallocate()
-    }
+    deinit { libdeflate_free_compressor(handle) }
 
     public func gzipBound(_ n: Int) -> Int { libdeflate_gzip_compress_bound(handle, n) }
 
-    /// gzip of `input` as an exactly sized array.
+    /// gzip of `input`. Compressed straight into the array's uninitialised capacity: no zero-fill
+    /// and no copy, and the pages past the result are never touched, so they cost no memory.
     public func gzip(_ input: UnsafeRawBufferPointer) -> [UInt8] {
         let bound = gzipBound(input.count)
-        if (scratch?.count ?? 0) < bound {
-            scratch?.deallocate()
-            scratch = .allocate(byteCount: bound, alignment: 64)
+        return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
+            count = gzip(input, into: UnsafeMutableRawBufferPointer(out))
+            precondition(count > 0, "gzip bound was too small")
         }
-        let n = gzip(input, into: scratch!)
-        precondition(n > 0, "gzip bound was too small")
-        return [UInt8](UnsafeRawBufferPointer(rebasing: scratch![0..<n]))
     }
 
     /// gzip-compresses `input` into `output`; returns the byte count (0 only if `output` is too small).
