@@ -21,12 +21,13 @@ struct TarItem: Sendable {
 
 /// Work for one stored slot: a file stored as given, or a tar shard to frame and compress.
 enum PackJob: Sendable {
-    case file(path: String, slot: String)
+    /// `declared`: the outermost operation the manifest says the file's bytes already carry.
+    case file(path: String, slot: String, declared: Operation?)
     case shard(items: [TarItem], codec: Operation?, slot: String)
 
     var estimatedBytes: Int {
         switch self {
-        case let .file(path, _): return (try? FS.lstat(path).size) ?? 0
+        case let .file(path, _, _): return (try? FS.lstat(path).size) ?? 0
         case let .shard(items, _, _): return items.reduce(0) { $0 + $1.estimatedTarBytes }
         }
     }
@@ -98,7 +99,7 @@ extension Packer {
         for s in plan.slots {
             switch s.content {
             case let .file(path):
-                slots.append(s); jobs.append(.file(path: path, slot: s.id))
+                slots.append(s); jobs.append(.file(path: path, slot: s.id, declared: s.chain.operations.last))
             case let .directory(path):
                 let items = try TarBuilder.collect(directory: path, prefix: SlotMetadata.relative(s.target),
                                                    mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, slot: s.id)
@@ -173,13 +174,17 @@ extension Packer {
 
     static func encode(_ job: PackJob, gzipLevel: Int32, zstdLevel: Int32, scratch: inout PackScratch) throws(EngineError) -> EncodedSlot {
         switch job {
-        case let .file(path, slot):
-            do {
-                let f = try MappedFile(path: path)
-                return EncodedSlot(stored: f.bytes.toArray(), original: f.size, digest: SHA256.hash(f.bytes))
-            } catch {
+        case let .file(path, slot, declared):
+            let f: MappedFile
+            do { f = try MappedFile(path: path) } catch {
                 throw EngineError(.config, "slot \"\(slot)\": source \(path): \(error.reason)")
             }
+            // A file is stored as given: bytes that are not what its operations declare would pack
+            // fine and then fail every launch.
+            if let op = declared, !carries(f.bytes, op) {
+                throw EngineError(.config, "slot \"\(slot)\": source \(path) is not \(op.name) data, but its operations say it is (a file source is stored as given: compress it first, or declare operations \"none\")")
+            }
+            return EncodedSlot(stored: f.bytes.toArray(), original: f.size, digest: SHA256.hash(f.bytes))
         case let .shard(items, codec, slot):
             let chunk = Settings.current.gzipChunkBytes
             if codec == .gzip, let source = bigFileSource(items, chunk: chunk) {
@@ -201,6 +206,18 @@ extension Packer {
             default: stored = Array(scratch.tar[0..<used])
             }
             return EncodedSlot(stored: stored, original: used, digest: SHA256.hash(stored))
+        }
+    }
+
+    /// Whether `bytes` start like data of `op`: gzip's and zstd's magic numbers, ustar's at offset 257.
+    static func carries(_ bytes: ByteReader, _ op: Operation) -> Bool {
+        func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
+            bytes.count >= offset + magic.count && (0..<magic.count).allSatisfy { bytes[offset + $0] == magic[$0] }
+        }
+        switch op {
+        case .gzip: return starts([0x1F, 0x8B])
+        case .zstd: return starts([0x28, 0xB5, 0x2F, 0xFD])
+        case .tar: return bytes.count == 0 || starts(Array("ustar".utf8), at: 257)
         }
     }
 

@@ -189,6 +189,10 @@ struct CLITests {
         ("{\"package\": {\"name\": \"x\", \"version\": \"1\"}, \"execution\": {\"command\": \"a\"}, \"slots\": [{\"id\": \"s\", \"source\": \"nope\", \"target\": \"t\"}]}", "does not exist"),
         ("{\"package\": {\"name\": \"x\", \"version\": \"1\"}, \"execution\": {\"command\": \"a\"}, \"slots\": [{\"slot\": 3, \"id\": \"s\", \"source\": \"m.json\", \"target\": \"t\"}]}", "must equal"),
         ("{\"package\": {\"name\": \"x\", \"version\": \"1\"}, \"execution\": {\"command\": \"a\"}, \"slots\": [{\"id\": \"s\", \"source\": \"m.json\", \"target\": \"t\", \"operations\": \"lzma\"}]}", "unknown operation"),
+        // A file source is stored as given: bytes that are not what its operations say are refused.
+        ("{\"package\": {\"name\": \"x\", \"version\": \"1\"}, \"execution\": {\"command\": \"a\"}, \"slots\": [{\"id\": \"s\", \"source\": \"m.json\", \"target\": \"t\", \"operations\": \"tgz\"}]}", "is not gzip data"),
+        ("{\"package\": {\"name\": \"x\", \"version\": \"1\"}, \"execution\": {\"command\": \"a\"}, \"slots\": [{\"id\": \"s\", \"source\": \"m.json\", \"target\": \"t\", \"operations\": \"zstd\"}]}", "is not zstd data"),
+        ("{\"package\": {\"name\": \"x\", \"version\": \"1\"}, \"execution\": {\"command\": \"a\"}, \"slots\": [{\"id\": \"s\", \"source\": \"m.json\", \"target\": \"t\", \"operations\": \"tar\"}]}", "is not tar data"),
     ])
     func badManifest(_ text: String, _ reason: String) throws {
         let d = TempDir()
