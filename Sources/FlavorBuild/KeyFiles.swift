@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import FlavorSys
 
 /// Ed25519 key files as upstream `flavor keygen` writes them (spec §7): PKCS#8 and SPKI PEM.
@@ -21,7 +21,9 @@ public enum KeyFiles {
 
     /// (label, DER bytes) of the first PEM block in `text`.
     static func decodePEM(_ text: String, file: String) throws(BuildError) -> (String, [UInt8]) {
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.split(whereSeparator: \.isNewline).map { line in
+            String(line.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+        }
         guard let begin = lines.firstIndex(where: { $0.hasPrefix("-----BEGIN ") }),
               let end = lines[begin...].firstIndex(where: { $0.hasPrefix("-----END ") }) else {
             throw BuildError("\(file): not a PEM file (no BEGIN/END lines)")

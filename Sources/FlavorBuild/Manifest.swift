@@ -1,4 +1,6 @@
-import Foundation
+// FoundationEssentials, not Foundation (ArgumentParser uses Essentials too): `flavor` then loads
+// neither ICU nor CoreFoundation at start, which every pack paid.
+import FoundationEssentials
 import FlavorFormat
 import FlavorEngine
 import FlavorSys
@@ -26,8 +28,7 @@ public enum Manifest {
             if case let .json(why, offset) = error { throw BuildError("\(path): invalid manifest JSON: \(why) at byte \(offset)") }
             throw BuildError("\(path): \(error)")
         }
-        let dir = (path as NSString).deletingLastPathComponent
-        return try plan(json, file: path, baseDir: dir.isEmpty ? "." : dir, options: options)
+        return try plan(json, file: path, baseDir: parentDirectory(of: path), options: options)
     }
 
     static func requiredString(_ v: JSONValue?, _ key: String, _ file: String) throws(BuildError) -> String {
@@ -75,7 +76,7 @@ public enum Manifest {
             let source = try requiredString(s["source"], "slots[\(i)].source", file)
             let target = try requiredString(s["target"], "slots[\(i)].target", file)
             if source == "$SELF" { throw BuildError("\(where_) (\"\(id)\"): $SELF slots are not supported (upstream 0.5.4 launchers cannot run them)") }
-            var path = source.replacingOccurrences(of: "{workenv}", with: base)
+            var path = replacing("{workenv}", in: source, with: base)
             if !path.hasPrefix("/") { path = baseDir + "/" + path }
             let opsText = s["operations"]?.stringValue ?? ""
             var chain: OperationChain
@@ -104,4 +105,25 @@ public enum Manifest {
         }
         return plan
     }
+}
+
+/// The directory part of `path` ("." when there is none), as `dirname` gives it.
+func parentDirectory(of path: String) -> String {
+    var u = Array(path.utf8)
+    while u.count > 1 && u.last == UInt8(ascii: "/") { u.removeLast() }
+    guard let slash = u.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+    var end = slash
+    while end > 0 && u[end - 1] == UInt8(ascii: "/") { end -= 1 }
+    return end == 0 ? "/" : String(decoding: u[..<end], as: UTF8.self)
+}
+
+/// Every occurrence of `needle` in `text` replaced, on UTF-8 bytes.
+func replacing(_ needle: String, in text: String, with replacement: String) -> String {
+    let t = Array(text.utf8), n = Array(needle.utf8), r = Array(replacement.utf8)
+    guard !n.isEmpty, t.count >= n.count else { return text }
+    var out = [UInt8](), i = 0
+    while i < t.count {
+        if i + n.count <= t.count && t[i..<i + n.count].elementsEqual(n) { out += r; i += n.count } else { out.append(t[i]); i += 1 }
+    }
+    return String(decoding: out, as: UTF8.self)
 }
