@@ -59,12 +59,13 @@ public enum FS {
     /// so the confirming read of 0 bytes (one syscall per file when packing) is skipped.
     public static func readFully(_ fd: Int32, into buf: UnsafeMutableRawBufferPointer, enough: Int? = nil, path: String = "") throws(SysError) -> Int {
         var done = 0
-        let stop = enough ?? buf.count
-        while done < buf.count && (done < stop || done == 0 && stop == 0) {
+        let stop = min(enough ?? buf.count, buf.count)
+        repeat {
+            guard done < buf.count else { break }
             let n = try sys("read", path) { Glibc.read(fd, buf.baseAddress! + done, buf.count - done) }
             if n == 0 { break }
             done += n
-        }
+        } while done < stop
         return done
     }
 
@@ -174,18 +175,22 @@ public enum FS {
         _ = try sys("link", new) { Glibc.link(existing, new) }
     }
 
-    /// Names in a directory, excluding "." and "..", sorted by UTF-8 bytes for determinism.
-    public static func listDirectory(_ path: String) throws(SysError) -> [String] {
+    /// Calls `body` with the open directory's descriptor and each entry name but "." and "..".
+    private static func forEachEntry(_ path: String, _ body: (Int32, String) throws(SysError) -> Void) throws(SysError) {
         guard let d = opendir(path) else { throw SysError(op: "opendir", path: path, errno: Glibc.errno) }
         defer { closedir(d) }
-        var names = [String]()
         while let ent = readdir(d) {
             let name = withUnsafePointer(to: ent.pointee.d_name) { p in
                 p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name == "." || name == ".." { continue }
-            names.append(name)
+            if name != "." && name != ".." { try body(dirfd(d), name) }
         }
+    }
+
+    /// Names in a directory, excluding "." and "..", sorted by UTF-8 bytes for determinism.
+    public static func listDirectory(_ path: String) throws(SysError) -> [String] {
+        var names = [String]()
+        try forEachEntry(path) { _, name in names.append(name) }
         names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return names
     }
@@ -199,15 +204,8 @@ public enum FS {
     }
 
     public static func listDirectoryWithStatus(_ path: String) throws(SysError) -> [Entry] {
-        guard let d = opendir(path) else { throw SysError(op: "opendir", path: path, errno: Glibc.errno) }
-        defer { closedir(d) }
-        let fd = dirfd(d)
         var out = [Entry]()
-        while let ent = readdir(d) {
-            let name = withUnsafePointer(to: ent.pointee.d_name) { p in
-                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name == "." || name == ".." { continue }
+        try forEachEntry(path) { (fd, name) throws(SysError) in
             var st = Glibc.stat()
             _ = try sys("lstat", path + "/" + name) { fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) }
             out.append(Entry(name: name, status: Status(mode: UInt32(st.st_mode), size: Int(st.st_size), mtime: Int64(st.st_mtim.tv_sec))))
