@@ -52,8 +52,8 @@ let package = Package(
         .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),
         .testTarget(name: "FlavorEngineTests", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys"]),
         .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat"]),
-        // Benchmark harness (docs/PERFORMANCE.md): Foundation only; its tests run the built executable.
-        .executableTarget(name: "FlavorBench", dependencies: ["FlavorTestSupport"], path: "Benchmarks/FlavorBench"),
+        // Benchmark harness (docs/PERFORMANCE.md): Foundation plus our SHA-256; its tests run the built executable.
+        .executableTarget(name: "FlavorBench", dependencies: ["FlavorTestSupport", "CFlavorSHA256"], path: "Benchmarks/FlavorBench"),
         // Seeded generator shared by the harness's corpora and the fuzz-style tests.
         .target(name: "FlavorTestSupport", path: "Tests/FlavorTestSupport"),
         .testTarget(name: "FlavorBenchTests", dependencies: []),
