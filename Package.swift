@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium"),
@@ -37,8 +38,11 @@ let package = Package(
         .target(name: "FlavorFormat"),
         .target(name: "FlavorEngine", dependencies: ["FlavorFormat", "FlavorSys", "FlavorRing"]),
         .target(name: "FlavorBuild", dependencies: ["FlavorEngine", "FlavorFormat", "FlavorSys"]),
+        // Python apps from pyproject.toml: pip at build time, a relocatable CPython, its shared libraries.
+        .target(name: "FlavorPython", dependencies: ["FlavorBuild", "FlavorEngine", "FlavorFormat", "FlavorSys",
+                                                     .product(name: "TOMLKit", package: "TOMLKit")]),
         .executableTarget(name: "FlavorCLI",
-                          dependencies: ["FlavorBuild", "FlavorEngine", "FlavorFormat", "FlavorSys",
+                          dependencies: ["FlavorBuild", "FlavorPython", "FlavorEngine", "FlavorFormat", "FlavorSys",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "FlavorLauncher",
                           dependencies: ["FlavorEngine", "FlavorFormat", "FlavorSys"],
@@ -52,6 +56,7 @@ let package = Package(
         .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),
         .testTarget(name: "FlavorEngineTests", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys"]),
         .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat"]),
+        .testTarget(name: "FlavorPythonTests", dependencies: ["FlavorPython", "FlavorBuild", "FlavorFormat"]),
         // Benchmark harness (docs/PERFORMANCE.md): Foundation plus our SHA-256; its tests run the built executable.
         .executableTarget(name: "FlavorBench", dependencies: ["FlavorTestSupport", "CFlavorSHA256"], path: "Benchmarks/FlavorBench"),
         // Seeded generator shared by the harness's corpora and the fuzz-style tests.

@@ -2,13 +2,23 @@ import ArgumentParser
 import FlavorBuild
 import FlavorEngine
 import FlavorFormat
+import FlavorPython
 import FlavorSys
 
 struct PackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pack",
-        abstract: "Build a signed package from a manifest.json.",
+        abstract: "Build a signed package from a pyproject.toml (the default) or a manifest.json.",
         discussion: """
+        Without --manifest, flavor pack reads ./pyproject.toml (or --project DIR's): [project] name, \
+        version, dependencies and scripts, and [tool.flavor] (entry_point, package_name, python, \
+        extras, exclude, slots, strip, keep_stdlib_extras, execution.env, execution.runtime.env). \
+        The project and its dependencies are installed with the bundled interpreter's pip \
+        (--find-links, --no-index and pip's own configuration apply) and byte-compiled; the \
+        interpreter (--python: an executable, a prefix or a python-build-standalone .tar.gz; \
+        default python3 on PATH) is copied with every shared library it needs beyond glibc, so \
+        the package runs where no Python is installed. Output: dist/<name>.psp.
+
         The manifest is the one upstream's flavor-rs-builder and flavor-go-builder take. A slot whose \
         source is a file is stored as given (its operations say what the bytes already are); a slot \
         whose source is a directory is tarred by flavor (paths under the slot's target) and compressed \
@@ -17,8 +27,14 @@ struct PackCommand: ParsableCommand {
         byte-identical from run to run.
         """)
 
-    @Option(help: "The manifest.json to build from.") var manifest: String
-    @Option(help: "Where to write the package.") var output: String
+    @Option(help: "The manifest.json (or a pyproject.toml) to build from. Default: ./pyproject.toml.") var manifest: String?
+    @Option(help: "Where to write the package (default for a pyproject: dist/<name>.psp beside it).") var output: String?
+    @Option(help: "The Python project directory (holding pyproject.toml).") var project: String?
+    @Option(help: "Interpreter to bundle: a python executable, an installation prefix, or a python-build-standalone install_only .tar.gz.") var python: String?
+    @Option(name: .customLong("find-links"), help: "Passed to pip: a directory (or URL) of wheels to install from. Repeatable.") var findLinks: [String] = []
+    @Flag(name: .customLong("no-index"), help: "Passed to pip: use only --find-links, never an index.") var noIndex = false
+    @Flag(name: .customLong("keep-stdlib-extras"), help: "Keep the test suite, idlelib, tkinter, ensurepip, lib2to3 and the _test modules of the standard library.") var keepStdlibExtras = false
+    @Flag(name: .customLong("no-strip"), help: "Keep debug sections in the bundled interpreter and libraries.") var noStrip = false
     @Option(help: "Launcher to prepend (default: flavor-launcher-embedded next to this executable, else flavor-launcher).") var launcherBin: String?
     @Option(help: "PKCS#8 PEM private key (needs --public-key).") var privateKey: String?
     @Option(help: "SPKI PEM public key.") var publicKey: String?
@@ -35,6 +51,9 @@ struct PackCommand: ParsableCommand {
     }
 
     func run() throws {
+        let manifestPath: String? = manifest.flatMap { $0.hasSuffix(".toml") ? nil : $0 }
+        if manifestPath == nil { packPython() }
+        guard let output else { fail("--output is needed with a manifest.json") }
         guard let launcher = launcherBin ?? Env.get("FLAVOR_LAUNCHER_BIN") ?? defaultLauncherPath() else {
             fail("no launcher: pass --launcher-bin (neither flavor-launcher-embedded nor flavor-launcher is next to flavor)")
         }
@@ -48,7 +67,7 @@ struct PackCommand: ParsableCommand {
             opts.codec = codec
             if let l = level { if codec == "zstd" { opts.zstdLevel = l } else { opts.gzipLevel = l } }
             if let l = Env.get("FLAVOR_GZIP_LEVEL").flatMap({ Int32($0) }), (1...12).contains(l) { opts.gzipLevel = l }
-            let plan = try Manifest.load(path: manifest, options: opts)
+            let plan = try Manifest.load(path: manifestPath!, options: opts)
             if plan.slots.contains(where: { $0.chain.operations.contains(.zstd) }) && !global.quiet {
                 Process.printError("flavor: warning: zstd slots need flavor-launcher; upstream 0.5.4 launchers cannot decode them")
             }
@@ -68,6 +87,86 @@ struct PackCommand: ParsableCommand {
             fail(e.message)
         } catch let e as EngineError {
             fail(e.message)
+        }
+    }
+}
+
+extension PackCommand {
+    /// The pyproject.toml path: --manifest X.toml, else --project DIR/pyproject.toml, else ./pyproject.toml.
+    var pyprojectPath: String {
+        if let m = manifest, m.hasSuffix(".toml") { return absolute(m) }
+        return absolute((project ?? ".") + "/pyproject.toml")
+    }
+
+    func absolute(_ p: String) -> String {
+        var path = p.hasPrefix("/") ? p : FS.currentDirectory() + "/" + p
+        while path.hasSuffix("/.") { path.removeLast(2) }
+        return path.replacing("/./", with: "/")
+    }
+
+    /// Staged runtimes are kept between builds: FLAVOR_BUILD_CACHE, else $XDG_CACHE_HOME/flavor/build, else ~/.cache/flavor/build.
+    static func buildCacheDir() -> String {
+        if let d = Env.get("FLAVOR_BUILD_CACHE"), !d.isEmpty { return d }
+        if let x = Env.get("XDG_CACHE_HOME"), x.hasPrefix("/") { return x + "/flavor/build" }
+        return (Env.get("HOME") ?? "/tmp") + "/.cache/flavor/build"
+    }
+
+    func packPython() -> Never {
+        guard let launcher = launcherBin ?? Env.get("FLAVOR_LAUNCHER_BIN") ?? defaultLauncherPath() else {
+            fail("no launcher: pass --launcher-bin (neither flavor-launcher-embedded nor flavor-launcher is next to flavor)")
+        }
+        let quiet = global.quiet || global.json
+        do {
+            let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed)
+            if keySeed == nil && privateKey == nil && !quiet {
+                Process.printError("flavor: warning: no key given; signing with a random key (use --key-seed or --private-key)")
+            }
+            var mo = Manifest.Options(launcherPath: launcher, key: key, deterministic: deterministic)
+            mo.codec = codec
+            if let l = level { if codec == "zstd" { mo.zstdLevel = l } else { mo.gzipLevel = l } }
+            var o = PythonBuild.Options(project: pyprojectPath, cacheDir: Self.buildCacheDir(), manifest: mo)
+            o.output = output.map(absolute)
+            o.python = python
+            o.findLinks = findLinks.map { $0.contains("://") ? $0 : absolute($0) }
+            o.noIndex = noIndex
+            if keepStdlibExtras { o.keepStdlibExtras = true }
+            if noStrip { o.strip = false }
+            let start = MonotonicClock.now()
+            let s = try PythonBuild.pack(o) { msg in
+                if !quiet { Process.printError(msg.hasPrefix("[") ? "flavor: " + msg : "flavor:   " + msg.drop(while: { $0 == " " })) }
+            }
+            let r = s.package
+            let stored = r.slots.reduce(0) { $0 + $1.stored }, original = r.slots.reduce(0) { $0 + $1.original }
+            if global.json {
+                let slots = r.slots.map { sl in
+                    JSONValue.object([("id", .string(sl.id)), ("stored_size", .int(Int64(sl.stored))), ("original_size", .int(Int64(sl.original)))])
+                }
+                printLine(JSONValue.object([
+                    ("package", .string(r.path)), ("name", .string(s.name)), ("version", .string(s.version)),
+                    ("size", .int(Int64(r.size))), ("input_bytes", .int(Int64(original))),
+                    ("ratio", .string(String(Double(Int(Double(stored) / Double(max(original, 1)) * 1000)) / 1000))),
+                    ("python", .string(s.python)), ("entry_point", .string(s.entryPoint)),
+                    ("min_glibc", s.newestGlibc.map { .string($0) } ?? .null),
+                    ("bundled_libraries", .array(s.bundledLibraries.map { .string($0) })),
+                    ("seconds", .string(String(Double(Int((MonotonicClock.now() - start) * 100)) / 100))),
+                    ("steps", .object(s.steps.map { ($0.0, .string(String(Double(Int($0.1 * 100)) / 100))) })),
+                    ("public_key_fingerprint", .string(Verifier.fingerprint(key.publicKey))),
+                    ("slots", .array(slots)),
+                ]).serializedString(pretty: true))
+            } else if !global.quiet {
+                let pct = Double(Int(Double(stored) * 1000 / Double(max(original, 1)))) / 10
+                var text = "wrote \(r.path): \(r.size) bytes, \(r.slots.count) slots (\(original) → \(stored) bytes, \(pct)%), "
+                text += "CPython \(s.python), entry \(s.entryPoint), glibc ≥ \(s.newestGlibc ?? "?"), "
+                text += "\(String(Double(Int((MonotonicClock.now() - start) * 10)) / 10)) s"
+                printLine(text)
+            }
+            Process.exit(0)
+        } catch let e as BuildError {
+            fail(e.message)
+        } catch let e as EngineError {
+            fail(e.message)
+        } catch {
+            fail("\(error)")
         }
     }
 }

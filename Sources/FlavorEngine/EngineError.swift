@@ -12,6 +12,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case io              // disk / filesystem failure
         case config          // bad manifest, key, flag or environment
         case execution       // cannot run the payload / setup command failed
+        case dependency      // the system lacks what the package needs (glibc too old)
     }
 
     public var kind: Kind

@@ -174,15 +174,29 @@ public struct ExecPlan: Sendable {
         let env = environment(base: baseEnv, metadata: m, workenv: workenv, exePath: exePath, settings: settings, warn: warn)
         let words = try shellSplit(Placeholders.expand(m.command, workenv: workenv, metadata: m))
         guard let first = words.first else { throw EngineError(.config, "execution.command is empty") }
-        var program = first
-        if !first.utf8.contains(UInt8(ascii: "/")) {
-            let path = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
-            guard let found = path.split(separator: ":").map({ String($0) + "/" + first }).first(where: Exec.isExecutable) else {
-                throw EngineError(.execution, "command \"\(first)\" not found on PATH")
-            }
-            program = found
-        }
+        let program = try resolve(first, env: env)
         return ExecPlan(program: program, argv: [program] + words.dropFirst() + userArgs, env: env)
+    }
+
+    /// `python ARGS…` in the launcher CLI: the bundled interpreter with the environment a normal run
+    /// gets. The interpreter is one path after expansion, not a command line, so it is not split.
+    public static func python(interpreter: String, metadata m: Metadata, workenv: String, exePath: String, userArgs: [String],
+                              baseEnv: [String], settings: Settings, warn: (String) -> Void) throws(EngineError) -> ExecPlan {
+        let env = environment(base: baseEnv, metadata: m, workenv: workenv, exePath: exePath, settings: settings, warn: warn)
+        let expanded = Placeholders.expand(interpreter, workenv: workenv, metadata: m)
+        guard !expanded.isEmpty else { throw EngineError(.config, "runtime.python.interpreter is empty") }
+        let program = try resolve(expanded, env: env)
+        return ExecPlan(program: program, argv: [program] + userArgs, env: env)
+    }
+
+    /// A bare name is looked up on the payload's PATH (which starts with `<workenv>/bin`).
+    static func resolve(_ first: String, env: [String]) throws(EngineError) -> String {
+        guard !first.utf8.contains(UInt8(ascii: "/")) else { return first }
+        let path = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? ""
+        guard let found = path.split(separator: ":").map({ String($0) + "/" + first }).first(where: Exec.isExecutable) else {
+            throw EngineError(.execution, "command \"\(first)\" not found on PATH")
+        }
+        return found
     }
 }
 

@@ -12,6 +12,7 @@ public enum LauncherExit {
     public static let io: Int32 = 106
     public static let integrity: Int32 = 107
     public static let config: Int32 = 109
+    public static let dependency: Int32 = 110
 
     /// What the user can do about it, appended to the one error line.
     public static func hint(for e: EngineError) -> String {
@@ -20,7 +21,7 @@ public enum LauncherExit {
         case .unreadable, .format: return " (not a complete PSPF/2025 package; was the download cut short?)"
         case .io: return " (check free space and permissions of the cache, or set FLAVOR_CACHE_DIR)"
         case .extraction: return " (the workenv was not published; the next launch retries)"
-        case .config, .execution: return ""
+        case .config, .execution, .dependency: return ""
         }
     }
 
@@ -32,6 +33,7 @@ public enum LauncherExit {
         case .io: return io
         case .config: return config
         case .execution: return execution
+        case .dependency: return dependency
         }
     }
 }
@@ -76,10 +78,36 @@ public enum Launch {
         // A warm start needs no slot entries: their parse (which grows with the package) is deferred.
         let (pkg, m) = try open(package, settings: settings, deferSlots: true)
         let exe = pkg.path
-        let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
-        try Workenv.prepare(pkg, m, paths, settings: settings) { log(settings, "info", $0) }
+        let paths = try prepare(pkg, m, settings: settings)
         let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, exePath: exe, userArgs: args,
                                      baseEnv: Env.all(), settings: settings) { log(settings, "warn", $0) }
+        return try execute(plan, settings: settings)
+    }
+
+    /// Makes the workenv ready for `run` and `python`. One closure literal for both: the Embedded
+    /// build specializes the whole extraction path for each literal passed down.
+    static func prepare(_ pkg: PackageReader, _ m: Metadata, settings: Settings) throws(EngineError) -> WorkenvPaths {
+        let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
+        try Workenv.prepare(pkg, m, paths, settings: settings) { log(settings, "info", $0) }
+        return paths
+    }
+
+    /// `python ARGS…`: the workenv made ready as for a run, then the bundled interpreter with ARGS.
+    /// A package without `runtime.python.interpreter` is refused before anything is extracted.
+    public static func python(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
+        let (pkg, m) = try open(package, settings: settings, deferSlots: true)
+        guard let interpreter = m.pythonInterpreter, !interpreter.isEmpty else {
+            Process.printError("flavor-launcher: \(pkg.fileName) bundles no Python (its metadata has no runtime.python.interpreter)")
+            return LauncherExit.usage
+        }
+        let paths = try prepare(pkg, m, settings: settings)
+        let plan = try ExecPlan.python(interpreter: interpreter, metadata: m, workenv: paths.workenv, exePath: pkg.path,
+                                       userArgs: args, baseEnv: Env.all(), settings: settings) { log(settings, "warn", $0) }
+        return try execute(plan, settings: settings)
+    }
+
+    /// exec (never returns on success) or, with FLAVOR_EXEC_MODE=spawn, run and return the exit code.
+    static func execute(_ plan: ExecPlan, settings: Settings) throws(EngineError) -> Int32 {
         if settings.execMode == .spawn {
             do { return try Exec.spawnAndWait(path: plan.program, argv: plan.argv, env: plan.env) } catch {
                 throw EngineError(.execution, "cannot run \(plan.program): \(error.reason)")
@@ -100,6 +128,8 @@ public enum Launch {
             Process.printOut(usage); return 0
         case "run":
             return try run(package, args: rest, settings: settings)
+        case "python":
+            return try python(package, args: rest, settings: settings)
         case "verify":
             let report = Verifier.fullReport(package)
             for c in report.checks where !c.passed {
@@ -148,6 +178,7 @@ public enum Launch {
     public static let usage = """
         flavor-launcher \(version): runs the PSPF/2025 package it is prepended to.
         With FLAVOR_LAUNCHER_CLI=1: info | version | verify | metadata | extract IDX DIR | ensure SLOT | run [ARGS...]
+          | python [ARGS...] (the bundled interpreter, in the app's environment)
         Environment: FLAVOR_VALIDATION=strict|standard|relaxed|minimal|none, FLAVOR_EXEC_MODE=exec|spawn,
           FLAVOR_WORKENV_CACHE=false, FLAVOR_CACHE_DIR, FLAVOR_LOG_LEVEL, FLAVOR_IO=auto|uring|posix
 

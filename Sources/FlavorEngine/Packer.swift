@@ -44,6 +44,8 @@ public struct PackPlan: Sendable {
     /// Store symlinks as symlinks (flavor-launcher handles them; upstream 0.5.4 launchers refuse
     /// symlink members, so by default links are stored as what they point at).
     public var preserveSymlinks = false
+    /// `compatibility.min_glibc` ("2.34"): the launcher refuses a cold start on an older glibc.
+    public var minGlibc: String? = nil
 
     public init(name: String, version: String, launcherPath: String, command: String, key: Ed25519KeyPair) {
         self.name = name; self.version = version; self.launcherPath = launcherPath; self.command = command; self.key = key
@@ -219,7 +221,8 @@ public enum Packer {
                 ("checksum", .string("sha256:" + hex(bytes: SHA256.hash(launcher.bytes)))),
                 ("capabilities", .array([.string("mmap"), .string("signed")])),
             ])),
-            ("compatibility", .object([("min_format_version", .string("1.0.0")), ("features", .array([]))])),
+            ("compatibility", .object([("min_format_version", .string("1.0.0")), ("features", .array([]))]
+                                      + (plan.minGlibc.map { [("min_glibc", JSONValue.string($0))] } ?? []))),
         ]
         top += plan.extraMetadata
         top.append(("setup_commands", .array(plan.setupCommands)))

@@ -31,6 +31,9 @@ public struct Settings: Sendable {
     public var packSpoolBytes = 1 << 30
     /// Set on hosts where the benchmark shows io_uring ahead of plain syscalls.
     public var ioAutoPrefersUring = false
+    /// Where to look for the system's libc.so.6 (min_glibc check); nil: GlibcRequirement.libcPaths.
+    /// Not read from the environment: tests point it elsewhere.
+    public var libcPaths: [String]? = nil
 
     public static var current: Settings {
         let env = Env.subset("FLAVOR_", "HOME=", "XDG_CACHE_HOME=")

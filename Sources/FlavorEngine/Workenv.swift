@@ -73,6 +73,8 @@ public enum Workenv {
             try makeDirectories(m, p)
             return false
         }
+        // Cold: refuse before anything is written if this system's glibc is too old.
+        try GlibcRequirement.check(m, settings: settings)
         do { try FS.mkdirs(p.extractDir, 0o700) } catch { throw .sys(error) }
         let lock: FileLock
         do { lock = try FileLock(path: p.lockFile) } catch { throw .sys(error) }

@@ -21,6 +21,11 @@ public struct ByteReader: @unchecked Sendable {
         try check(off, 1, "u8"); return base[off]
     }
 
+    public func u16(at off: Int) throws(FormatError) -> UInt16 {
+        try check(off, 2, "u16")
+        return UInt16(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt16.self))
+    }
+
     public func u32(at off: Int) throws(FormatError) -> UInt32 {
         try check(off, 4, "u32")
         return UInt32(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt32.self))

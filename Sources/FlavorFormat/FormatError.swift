@@ -1,4 +1,4 @@
-/// Everything that can be wrong with package, metadata or tar bytes.
+/// Everything that can be wrong with package, metadata, tar or ELF bytes.
 /// Each case names the region and, where it has one, the absolute offset.
 public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncated(region: String, offset: Int, need: Int, have: Int)
@@ -11,6 +11,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case json(String, offset: Int)
     case metadata(String)
     case tar(String, offset: Int)
+    case elf(String, offset: Int)
 
     public var description: String {
         switch self {
@@ -30,6 +31,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .json(why, offset): return "metadata JSON: \(why) at byte \(offset)"
         case let .metadata(why): return "metadata: \(why)"
         case let .tar(why, offset): return "tar: \(why) at offset \(offset)"
+        case let .elf(why, offset): return "ELF: \(why) at offset \(offset)"
         }
     }
 }

@@ -22,6 +22,13 @@ public struct Metadata: Sendable {
     public var setupCommands: [JSONValue]
     public var buildTool: String
 
+    /// `compatibility.min_glibc` ("2.34"): the newest GLIBC_ version a bundled binary needs.
+    /// Read from the parsed JSON when asked (only before a cold extraction), so a warm start pays nothing.
+    public var minGlibc: String? { partialJSON["compatibility"]?["min_glibc"]?.stringValue }
+
+    /// `runtime.python.interpreter` ("{workenv}/python/bin/python3.11"), for the launcher's `python` command.
+    public var pythonInterpreter: String? { partialJSON["runtime"]?["python"]?["interpreter"]?.stringValue }
+
     /// Metadata JSON over this size is refused: the Rust launcher caps it at 1 MiB too (spec §4.1).
     public static let maxJSONSize = 1 << 20
 

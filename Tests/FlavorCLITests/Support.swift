@@ -43,7 +43,8 @@ struct RunResult {
 
 /// Runs a program to completion with a clean, explicit environment.
 @discardableResult
-func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd: String? = nil, inheritEnv: Bool = true) throws -> RunResult {
+func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd: String? = nil, inheritEnv: Bool = true,
+         input: String? = nil) throws -> RunResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
@@ -58,8 +59,13 @@ func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd:
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
-    p.standardInput = FileHandle.nullDevice
+    let inPipe = Pipe()
+    p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
     try startRetryingTextBusy(p)
+    if let input {
+        inPipe.fileHandleForWriting.write(Data(input.utf8))
+        try inPipe.fileHandleForWriting.close()
+    }
     // Drain both pipes before waiting so a chatty child cannot block on a full pipe.
     let errData = Locked(Data())
     let group = DispatchGroup()

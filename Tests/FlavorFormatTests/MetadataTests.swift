@@ -253,3 +253,36 @@ struct OctalModeTests {
         #expect(parseOctalMode(text) == expected)
     }
 }
+
+// MARK: Python runtime and glibc requirement
+
+@Suite("compatibility.min_glibc and runtime.python.interpreter")
+struct PythonMetadataTests {
+    static let python = #"""
+        {"format": "PSPF/2025", "package": {"name": "py", "version": "1"}, "execution": {"command": "x"},
+         "slots": [{"slot": 0, "id": "python", "target": "python"}],
+         "runtime": {"env": {"set": {"A": "1"}}, "python": {"version": "3.11.7", "interpreter": "{workenv}/python/bin/python3.11"}},
+         "compatibility": {"min_format_version": "1.0.0", "features": [], "min_glibc": "2.34"}}
+        """#
+
+    @Test("both are read, with the slot list deferred or not", arguments: [false, true])
+    func read(deferSlots: Bool) throws {
+        let m = try Metadata(jsonBytes: Array(Self.python.utf8), deferSlots: deferSlots)
+        #expect(m.minGlibc == "2.34")
+        #expect(m.pythonInterpreter == "{workenv}/python/bin/python3.11")
+        #expect(m.runtimeEnv.set.map { $0.0 } == ["A"], "runtime.env still reads beside runtime.python")
+        let resolved = try m.resolvingSlots()
+        #expect(resolved.minGlibc == "2.34" && resolved.pythonInterpreter == m.pythonInterpreter)
+    }
+
+    @Test("absent or not a string: nil", arguments: [
+        #"{"format": "PSPF/2025", "package": {"name": "p"}, "execution": {"command": "x"}, "slots": []}"#,
+        #"{"format": "PSPF/2025", "package": {"name": "p"}, "execution": {"command": "x"}, "slots": [], "runtime": {"python": {"interpreter": 3}}, "compatibility": {"min_glibc": 2.34}}"#,
+        #"{"format": "PSPF/2025", "package": {"name": "p"}, "execution": {"command": "x"}, "slots": [], "runtime": {"python": "python3"}, "compatibility": []}"#,
+    ])
+    func absent(text: String) throws {
+        let m = try Metadata(jsonBytes: Array(text.utf8), deferSlots: true)
+        #expect(m.minGlibc == nil)
+        #expect(m.pythonInterpreter == nil)
+    }
+}

@@ -1,0 +1,113 @@
+import Testing
+import FlavorBuild
+@testable import FlavorPython
+
+@Suite("pyproject.toml: [project] and [tool.flavor]")
+struct PyProjectTests {
+    static let file = "/p/pyproject.toml"
+
+    func parse(_ text: String) throws -> PyProject { try PyProject.parse(text, file: Self.file) }
+
+    func error(_ text: String) -> String {
+        do { _ = try parse(text); return "" } catch let e as BuildError { return e.message } catch { return "\(error)" }
+    }
+
+    @Test("a full file: project keys, scripts in order, every tool.flavor key")
+    func full() throws {
+        let p = try parse("""
+            [project]
+            name = "demo-app"
+            version = "2.0"
+            description = "d"
+            dependencies = ["click>=8", "rich"]
+            [project.scripts]
+            zeta = "demo.z:main"
+            alpha = "demo.a:main"
+            [tool.flavor]
+            entry_point = "alpha"
+            python = "/opt/py/bin/python3"
+            extras = ["fast"]
+            exclude = ["*.pyi", "tests"]
+            strip = false
+            keep_stdlib_extras = true
+            slots = [{ id = "data", source = "data", target = "share/data", operations = "tgz" }]
+            [tool.flavor.metadata]
+            package_name = "demo"
+            [tool.flavor.execution.env]
+            DEMO = "1"
+            [tool.flavor.execution.runtime.env]
+            unset = ["SECRET_*"]
+            pass = ["LANG"]
+            set = { MODE = "prod" }
+            map = { OLD = "NEW" }
+            isolated = false
+            """)
+        #expect(p.name == "demo-app" && p.version == "2.0" && p.description == "d")
+        #expect(p.directory == "/p")
+        #expect(p.dependencies == ["click>=8", "rich"])
+        #expect(p.scripts.map(\.name) == ["zeta", "alpha"])
+        #expect(p.entryPoint == "alpha" && p.packageName == "demo" && p.python == "/opt/py/bin/python3")
+        #expect(p.extras == ["fast"] && p.exclude == ["*.pyi", "tests"] && !p.strip && p.keepStdlibExtras)
+        #expect(p.extraSlots.count == 1 && p.extraSlots[0]["target"]?.stringValue == "share/data")
+        #expect(p.env.map { "\($0.0)=\($0.1)" } == ["DEMO=1"])
+        #expect(p.runtimeEnv.unset == ["SECRET_*"] && p.runtimeEnv.pass == ["LANG"] && !p.runtimeEnv.isolated)
+        #expect(p.runtimeEnv.set.map { "\($0.0)=\($0.1)" } == ["MODE=prod"])
+        #expect(p.runtimeEnv.map.map { "\($0.0)=\($0.1)" } == ["OLD=NEW"])
+    }
+
+    @Test("defaults: isolated, stripped, no extras")
+    func defaults() throws {
+        let p = try parse("[project]\nname = \"x\"\nversion = \"1\"\n")
+        #expect(p.runtimeEnv.isolated && p.strip && !p.keepStdlibExtras && p.entryPoint == nil && p.scripts.isEmpty)
+    }
+
+    @Test("errors name the file and the key", arguments: [
+        ("name = \"x\"\n", "no [project] table"),
+        ("[project]\nversion = \"1\"\n", "[project] has no name"),
+        ("[project]\nname = \"x\"\n", "[project] has no version"),
+        ("[project]\nname = 3\nversion = \"1\"\n", "project.name must be a string"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\ndependencies = \"click\"\n", "project.dependencies must be an array of strings"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nentrypoint = \"a:b\"\n", "unknown key tool.flavor.entrypoint"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nentry_point = 3\n", "tool.flavor.entry_point must be a string"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nextras = [1]\n", "tool.flavor.extras must be an array of strings"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nstrip = \"no\"\n", "tool.flavor.strip must be a boolean"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor.execution.runtime.env]\nunset = \"A\"\n", "tool.flavor.execution.runtime.env.unset must be an array of strings"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor.execution.runtime.env]\nisolated = 1\n", "tool.flavor.execution.runtime.env.isolated must be a boolean"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor.execution.runtime]\nenvs = {}\n", "unknown key tool.flavor.execution.runtime.envs"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor.execution]\nenv = { A = 1 }\n", "tool.flavor.execution.env.A must be a string"),
+        ("[project\nname = \"x\"\n", "invalid TOML at line 1"),
+    ])
+    func errors(_ text: String, _ expected: String) {
+        let message = error(text)
+        #expect(message.hasPrefix(Self.file + ": "), "\(message)")
+        #expect(message.contains(expected), "\(message)")
+    }
+
+    @Test("a missing file says where it looked and what to do")
+    func missing() {
+        do { _ = try PyProject.load("/nonexistent/pyproject.toml"); Issue.record("no error") } catch {
+            #expect(error.message.contains("/nonexistent/pyproject.toml: no pyproject.toml here"))
+        }
+    }
+
+    @Test("project names normalise as pip names dist-info directories")
+    func normalize() {
+        #expect(PythonBuild.normalize("Demo-App.x__y") == "demo_app_x_y")
+    }
+
+    @Test("exclude globs match a path or any one of its components")
+    func globs() {
+        #expect(Tree.matches("*.pyi", "pkg/sub/mod.pyi"))
+        #expect(Tree.matches("tests", "pkg/tests/test_a.py"))
+        #expect(!Tree.matches("tests", "pkg/testsuite.py"))
+        #expect(Tree.matches("pkg/data", "pkg/data/a.bin"))
+        #expect(!Tree.matches("pkg/data", "other/pkg/data.txt"))
+    }
+
+    @Test("relative paths between workenv directories, as RUNPATH $ORIGIN entries use them")
+    func relative() {
+        #expect(Tree.relative(from: "python/lib/python3.11/lib-dynload", to: "python/lib") == "../..")
+        #expect(Tree.relative(from: "python/bin", to: "python/lib") == "../lib")
+        #expect(Tree.relative(from: "python/lib", to: "python/lib") == ".")
+    }
+}
