@@ -2,6 +2,9 @@
 import Glibc
 #endif
 
+// Build-time only: the Embedded launcher's small Glibc module has no poll, and needs none of this.
+#if !hasFeature(Embedded)
+
 // Invariants: the parent closes its copies of the child's pipe ends right after posix_spawn,
 // and its own ends are close-on-exec, so EOF on each pipe means the child (and anything it
 // started) is done writing.
@@ -101,3 +104,4 @@ extension FS {
         return String(cString: p)
     }
 }
+#endif
