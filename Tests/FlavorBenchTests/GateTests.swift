@@ -9,11 +9,13 @@ struct GateTests {
         try #require(Bench.missing.isEmpty, "not built: \(Bench.missing.joined(separator: ", ")) (swift build first)")
     }
 
-    /// The gate passes on the unchanged build and fails, naming the metric, when `FLAVOR_GZIP_LEVEL=12`
-    /// (libdeflate's slowest level) is in the environment of the measured commands. The baseline is made
-    /// in the test on the same binaries, so only the injected slowdown separates the runs; level 12 on
-    /// this text is several times slower than level 6, far beyond the 1.5× limit.
-    @Test("gate: passes unchanged, fails on FLAVOR_GZIP_LEVEL=12, --report-only exits 0", .timeLimit(.minutes(4)))
+    /// The gate's mechanics, end to end on real measurements but with a verdict that does not depend on
+    /// timing: the baseline is made in the test on the same binaries; its timing limits are then widened
+    /// to 4× (a debug build on a shared 2-core machine swings more than the 1.5× a release gate allows),
+    /// so the unchanged build must pass; `FLAVOR_GZIP_LEVEL=1` in the measured commands' environment makes
+    /// the payload larger than gzip -6's, a regression of the size ratio (limit 1.05×) that no amount of
+    /// machine noise can cause or hide. Timing regressions are the release gate's job (scripts/perf-gate).
+    @Test("gate: passes unchanged, fails on FLAVOR_GZIP_LEVEL=1 naming gate/size, --report-only exits 0", .timeLimit(.minutes(4)))
     func gateTrips() throws {
         let d = Scratch()
         try makeTextTree(d.sub("tree"), files: 120, seed: 7)
@@ -22,21 +24,29 @@ struct GateTests {
 
         let made = try run(Bench.bench, ["gate", "--write-baseline"] + common)
         #expect(made.status == 0, "\(made.output)")
-        let baseline = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d.sub("baseline.json")))) as? [String: Any]
-        let metrics = Set(((baseline?["values"] as? [[String: Any]]) ?? []).compactMap { $0["metric"] as? String })
-        #expect(metrics.isSuperset(of: ["pack", "size", "unpack", "cold", "warm"]), "\(metrics)")
+        let url = URL(fileURLWithPath: d.sub("baseline.json"))
+        var baseline = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let metrics = Set(((baseline["values"] as? [[String: Any]]) ?? []).compactMap { $0["metric"] as? String })
+        #expect(metrics.isSuperset(of: ["size", "unpack", "cold", "warm", "cold_rss"]), "\(metrics)")
+        #expect(!metrics.isDisjoint(with: ["pack", "pack_gzip"]), "no pack metric: \(metrics)")
+        var thresholds = try #require(baseline["thresholds"] as? [String: Double])
+        #expect(thresholds["size"] == 1.05, "\(thresholds)")
+        for k in thresholds.keys where k != "size" { thresholds[k] = 4 }
+        baseline["thresholds"] = thresholds
+        try JSONSerialization.data(withJSONObject: baseline, options: [.prettyPrinted, .sortedKeys]).write(to: url)
 
         let same = try run(Bench.bench, ["gate"] + common)
         #expect(same.status == 0, "unchanged build should pass:\n\(table(same.output))")
         #expect(same.output.contains("verdict: PASS"), "\(same.output)")
 
-        let slow = try run(Bench.bench, ["gate"] + common, env: ["FLAVOR_GZIP_LEVEL": "12"])
-        #expect(slow.status == 1, "FLAVOR_GZIP_LEVEL=12 should fail the gate:\n\(table(slow.output))")
-        #expect(slow.output.contains("verdict: REGRESSION gate/pack"), "\(slow.output)")
+        let worse = try run(Bench.bench, ["gate"] + common, env: ["FLAVOR_GZIP_LEVEL": "1"])
+        #expect(worse.status == 1, "FLAVOR_GZIP_LEVEL=1 should fail the gate:\n\(table(worse.output))")
+        #expect(worse.output.contains("verdict: REGRESSION gate/size"), "\(worse.output)")
+        #expect(worse.output.contains("confirmed by a second measurement"), "\(worse.output)")
 
-        let ci = try run(Bench.bench, ["gate", "--report-only", "--no-confirm"] + common, env: ["FLAVOR_GZIP_LEVEL": "12"])
+        let ci = try run(Bench.bench, ["gate", "--report-only", "--no-confirm"] + common, env: ["FLAVOR_GZIP_LEVEL": "1"])
         #expect(ci.status == 0, "--report-only must not fail:\n\(ci.output)")
-        #expect(ci.output.contains("REGRESSION gate/pack") && ci.output.contains("report-only: not failing"), "\(ci.output)")
+        #expect(ci.output.contains("REGRESSION gate/size") && ci.output.contains("report-only: not failing"), "\(ci.output)")
     }
 
     /// The verdict table and verdict lines of a gate's output (not the progress lines).

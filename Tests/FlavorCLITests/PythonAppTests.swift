@@ -159,6 +159,9 @@ struct PythonAppTests {
         let made = try run(Tools.repoRoot + "/scripts/minbase-root", [])
         try #require(made.status == 0, "scripts/minbase-root: \(made.output)")
         let root = try #require(made.stdout.split(separator: "\n").last.map(String.init))
+        // What earlier runs left in the root (their workenvs hold our bundled Python) goes first.
+        try? FileManager.default.removeItem(atPath: root + "/root/.cache")
+        try? FileManager.default.removeItem(atPath: root + "/app.psp")
         let pythons = try run("/usr/bin/find", [root, "-name", "python3*", "-o", "-name", "libpython*"])
         #expect(pythons.stdout.isEmpty, "the root has a Python: \(pythons.stdout)")
         #expect(!FileManager.default.fileExists(atPath: root + "/usr/lib/x86_64-linux-gnu/libssl.so.3"))
