@@ -12,6 +12,9 @@ let usage = """
                         [--no-pigz] [--no-io-backends]
       flavor-bench gate [--baseline FILE] [--report-only] [--write-baseline] [--no-confirm]
                         [--corpus NAME]… [--dir [NAME=]PATH]… [--report FILE] [common options]
+      flavor-bench python-app [--project DIR] [--python PYTHON] [--args "ARG…"] [--peers auto|off|require]
+                        [--build-reps N] [--reps N] [--warm-reps N] [--warmups N] [--no-fresh-cache]
+                        [--flavor-bin DIR] [--work-dir DIR] [--out-dir DIR] [--name BASENAME] [--repo DIR]
       flavor-bench corpus list | make NAME… | digest DIR
       flavor-bench report PATH.json                                 (re-render .md and .svg from the samples)
       flavor-bench copy-floor --list FILE [--threads N] SRC DST     (the write floor; used by run)
@@ -34,6 +37,11 @@ let usage = """
     gate: the quick profile compared with a stored baseline by in-run ratios; exit 1 when a ratio
     exceeds its threshold (unless --report-only), 2 on errors. --write-baseline stores a new baseline.
     Measured commands inherit this process's environment (so FLAVOR_GZIP_LEVEL=12 slows our pack).
+    python-app: a Python project (default examples/pyapp) built and launched by flavor pack, PyInstaller
+    --onefile and upstream flavorpack 0.5.4 (both from PyPI via scripts/fetch-python-peers), beside the same
+    entry point in a plain venv; build time, size, cold and warm launch in one interleaved run, checked
+    against the issue-10 targets; writes perf-reports/<date>-<commit>-python-app.{json,md}. The work
+    directory defaults to $TMPDIR (a disk, where users' caches are), not /dev/shm.
     """
 
 func runMain(_ argv: [String]) -> Int32 {
@@ -47,19 +55,26 @@ func runMain(_ argv: [String]) -> Int32 {
         case "run": return try RunCommand.main(rest, gate: false)
         case "gate": return try RunCommand.main(rest, gate: true)
         case "corpus": return try corpusCommand(rest)
+        case "python-app": return try pythonAppCommand(rest)
         case "report":
             // Re-renders a report's markdown and SVG (and its derived ratios and targets) from its samples.
             guard rest.count == 1, rest[0].hasSuffix(".json") else { throw BenchError("usage: flavor-bench report PATH.json") }
             var r = try Report.read(rest[0])
+            let python = r.kind == "python-app"
             for i in r.corpora.indices {
-                r.corpora[i].ratios = Ratios.compute(r.corpora[i])
-                r.corpora[i].targets = Targets.evaluate(r.corpora[i])
+                r.corpora[i].ratios = python ? PythonAppBench.ratios(r.corpora[i]) : Ratios.compute(r.corpora[i])
+                r.corpora[i].targets = python ? PythonAppBench.targets(r.corpora[i]) : Targets.evaluate(r.corpora[i])
             }
             try r.write(json: rest[0])
             let base = String(rest[0].dropLast(5)), name = (base as NSString).lastPathComponent
-            try writeFile(base + ".svg", SVGChart.render(r))
-            try writeFile(base + ".md", Markdown.render(r, jsonName: name + ".json", svgName: name + ".svg"))
-            print("wrote \(base).md, \(base).svg")
+            if python {
+                try writeFile(base + ".md", PythonAppBench.markdown(r, jsonName: name + ".json"))
+                print("wrote \(base).md")
+            } else {
+                try writeFile(base + ".svg", SVGChart.render(r))
+                try writeFile(base + ".md", Markdown.render(r, jsonName: name + ".json", svgName: name + ".svg"))
+                print("wrote \(base).md, \(base).svg")
+            }
             return Exit.ok
         case "copy-floor":
             let a = try Args(rest, valued: ["list", "threads"], flags: [])
@@ -81,7 +96,7 @@ func runMain(_ argv: [String]) -> Int32 {
             print(usage)
             return Exit.ok
         default:
-            throw BenchError("unknown command '\(cmd)' (run, gate, corpus, report, copy-floor, sha256, help)")
+            throw BenchError("unknown command '\(cmd)' (run, gate, python-app, corpus, report, copy-floor, sha256, help)")
         }
     } catch {
         warn("flavor-bench: error: \(error)")
@@ -134,6 +149,76 @@ func corpusCommand(_ argv: [String]) throws -> Int32 {
     default:
         throw BenchError("unknown corpus command '\(sub)' (list, make, digest)")
     }
+    return Exit.ok
+}
+
+func pythonAppCommand(_ argv: [String]) throws -> Int32 {
+    let started = Date()
+    let loadStart = loadAverage()
+    let a = try Args(argv, valued: ["project", "python", "args", "peers", "build-reps", "reps", "warm-reps", "warmups",
+                                    "flavor-bin", "work-dir", "out-dir", "name", "repo"], flags: ["no-fresh-cache"])
+    guard a.positionals.isEmpty else { throw BenchError("unexpected argument '\(a.positionals[0])' (see flavor-bench help)") }
+    let repo = try repoRoot(a.value("repo"))
+    let project = URL(fileURLWithPath: a.value("project") ?? repo + "/examples/pyapp").standardizedFileURL.path
+    guard FileManager.default.fileExists(atPath: project + "/pyproject.toml") else { throw BenchError("\(project): no pyproject.toml there") }
+    let pythonName = a.value("python") ?? "python3"
+    guard let py = which(pythonName) else { throw BenchError("\(pythonName) not found on PATH (pass --python PATH)") }
+    // The real interpreter (a pyenv shim would start a shell script per call).
+    let python = try checked([py, "-c", "import sys; print(sys.executable)"], what: "\(py)").trimmingCharacters(in: .whitespacesAndNewlines)
+    var o = PythonAppBench.Options(project: project, python: python, peers: try Toolset.UpstreamMode(rawValue: a.value("peers") ?? "auto")
+        .orThrow("--peers: expected auto, off or require"))
+    if let s = a.value("args") { o.appArgs = s.split(separator: " ").map(String.init) }
+    if let n = try a.int("build-reps", min: 1) { o.buildReps = n }
+    if let n = try a.int("reps", min: 1) { o.coldReps = n }
+    if let n = try a.int("warm-reps", min: 1) { o.warmReps = n }
+    if let n = try a.int("warmups") { o.warmups = n; o.warmWarmups = max(n, 1) }
+    o.freshCacheBuild = !a.flag("no-fresh-cache")
+    let (commit, dirty) = gitState(repo)
+    let flavorBin = a.value("flavor-bin") ?? repo + "/.build/release"
+    let tools = try Toolset.resolve(flavorBin: flavorBin, upstreamBin: nil, upstream: .off, pigz: false)
+
+    var notes = [String]()
+    let busy = busyProcesses()
+    if !busy.isEmpty {
+        notes.append("other heavy processes were running at the start: \(busy.joined(separator: ", ")) (figures are noisier)")
+        progress("warning: " + notes.last!)
+    }
+    let tmp = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    let workBase = a.value("work-dir") ?? tmp
+    try makeDirs(workBase)
+    let workRoot = URL(fileURLWithPath: workBase).standardizedFileURL.path + "/flavor-bench-\(getpid())"
+    try makeDirs(workRoot)
+    defer { try? removeTree(workRoot) }
+    let fs = filesystemType(workRoot)
+
+    let bench = try PythonAppBench(options: o, tools: tools, repo: repo, workRoot: workRoot)
+    let result = try bench.run()
+    notes += bench.notes
+    for (phase, share) in (result.otherCPU ?? [:]).sorted(by: { $0.key < $1.key }) where share > 0.1 {
+        notes.append(String(format: "%@: other processes used %.0f%% of a core while it ran (disturbed)", phase, share * 100))
+    }
+    var machine = Machine.current()
+    machine.loadAverageStart = loadStart
+    machine.loadAverageEnd = loadAverage()
+    var toolList = Versions.tools(tools).filter { !["tar", "gzip", "flavor-bench"].contains($0.name) }
+    if let p = bench.peers.pyinstaller { toolList.append(Tool(name: "pyinstaller", path: p, version: Versions.of([p, "--version"]))) }
+    if let p = bench.peers.flavorpack { toolList.append(Tool(name: "flavorpack", path: p, version: Versions.of([p, "--version"]))) }
+    toolList.append(Tool(name: "build python", path: python, version: Versions.of([python, "--version"])))
+    let settings = Settings(packReps: o.buildReps, unpackReps: 0, coldReps: o.coldReps, warmReps: o.warmReps, warmups: o.warmups,
+                            warmWarmups: o.warmWarmups, copyFloorThreads: 0, pigzThreads: 0, upstream: bench.peers.flavorpack != nil, ioBackends: false)
+    var report = Report(kind: "python-app", profile: "python-app", started: isoString(started), durationSeconds: Date().timeIntervalSince(started),
+                        commit: commit, dirty: dirty, command: (["flavor-bench", "python-app"] + argv).map(shellQuote).joined(separator: " "),
+                        machine: machine, tools: toolList, environment: [:], workDir: workRoot, workFilesystem: fs, settings: settings,
+                        corpora: [result], notes: notes)
+    let outDir = a.value("out-dir") ?? repo + "/perf-reports"
+    try makeDirs(outDir)
+    let base = a.value("name") ?? "\(report.started.prefix(10))-\(commit)-python-app"
+    report.durationSeconds = Date().timeIntervalSince(started)
+    try report.write(json: outDir + "/\(base).json")
+    let md = PythonAppBench.markdown(report, jsonName: "\(base).json")
+    try writeFile(outDir + "/\(base).md", md)
+    print(md.components(separatedBy: "\n## ").prefix(2).joined(separator: "\n## "))
+    print("\nwrote \(outDir)/\(base).json, .md")
     return Exit.ok
 }
 

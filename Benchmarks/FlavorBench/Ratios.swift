@@ -26,23 +26,31 @@ enum Ratios {
     ]
 
     static func compute(_ r: CorpusResult) -> [Ratio] {
-        var out = [Ratio]()
-        for (id, label, n, d) in timeRatios {
-            guard let a = r.series(n)?.wall.median, let b = r.series(d)?.wall.median, b > 0 else { continue }
-            out.append(Ratio(id: id, label: label, numerator: n, denominator: d, value: a / b))
-        }
+        var out = medians(r, timeRatios)
         for (id, label, n, d) in [("cold_rss/ours÷rs", "cold peak RSS: ours ÷ upstream rs", "cold/ours", "cold/rs"),
                                   ("cold_rss/ours÷go", "cold peak RSS: ours ÷ upstream go", "cold/ours", "cold/go")] {
             guard let a = r.series(n)?.rssKiB?.median, let b = r.series(d)?.rssKiB?.median, b > 0 else { continue }
             out.append(Ratio(id: id, label: label, numerator: n + " rss", denominator: d + " rss", value: a / b))
         }
-        for (id, label, n, d) in [("size/ours_payload÷gzip6", "size: our payload ÷ gzip -6 of the tar (gate)", "ours_payload", "gzip6"),
-                                  ("size/ours_payload÷pigz", "size: our payload ÷ pigz -6", "ours_payload", "pigz"),
-                                  ("size/ours_package÷rs_package", "size: our package ÷ upstream rs package", "ours_package", "rs_package")] {
-            guard let a = r.size(n), let b = r.size(d), b > 0 else { continue }
-            out.append(Ratio(id: id, label: label, numerator: "size " + n, denominator: "size " + d, value: Double(a) / Double(b)))
+        return out + sizes(r, [("size/ours_payload÷gzip6", "size: our payload ÷ gzip -6 of the tar (gate)", "ours_payload", "gzip6"),
+                               ("size/ours_payload÷pigz", "size: our payload ÷ pigz -6", "ours_payload", "pigz"),
+                               ("size/ours_package÷rs_package", "size: our package ÷ upstream rs package", "ours_package", "rs_package")])
+    }
+
+    /// (id, label, numerator series, denominator series) → ratios of wall-clock medians, where both exist.
+    static func medians(_ r: CorpusResult, _ table: [(String, String, String, String)]) -> [Ratio] {
+        table.compactMap { id, label, n, d in
+            guard let a = r.series(n)?.wall.median, let b = r.series(d)?.wall.median, b > 0 else { return nil }
+            return Ratio(id: id, label: label, numerator: n, denominator: d, value: a / b)
         }
-        return out
+    }
+
+    /// (id, label, numerator size, denominator size) → ratios of sizes, where both exist.
+    static func sizes(_ r: CorpusResult, _ table: [(String, String, String, String)]) -> [Ratio] {
+        table.compactMap { id, label, n, d in
+            guard let a = r.size(n), let b = r.size(d), b > 0 else { return nil }
+            return Ratio(id: id, label: label, numerator: "size " + n, denominator: "size " + d, value: Double(a) / Double(b))
+        }
     }
 }
 

@@ -314,47 +314,11 @@ final class CorpusBench {
                samples: samples, rss: rss, bytes: bytes, files: files)
     }
 
-    /// Runs `warmups + reps` rounds; each round runs every variant once, starting at a rotating offset.
-    /// Then `rssRuns` untimed rounds under GNU time for peak RSS (when it is installed).
     func interleave(_ phase: String, _ variants: [Variant], warmups: Int, reps: Int, rssRuns: Int) throws -> ([String: [Sample]], [String: [Int]]) {
-        let t0 = monotonicSeconds()
-        let meter = CPUMeter()
-        progress("\(corpus.name): \(phase): \(warmups) warm-up + \(reps) runs × \(variants.count) commands (\(variants.map(\.id).joined(separator: ", ")))")
-        var out = [String: [Sample]]()
-        for v in variants { out[v.id] = [] }
-        for r in 0..<(warmups + reps) {
-            for k in 0..<variants.count {
-                let v = variants[(k + r) % variants.count]
-                try v.before(r)
-                let s = try spawner.measure(v.command(r), what: "\(corpus.name) \(phase) \(v.id)")
-                try v.after(r)
-                if r >= warmups { out[v.id]!.append(s) }
-            }
-        }
-        var rss = [String: [Int]]()
-        for v in variants { rss[v.id] = [] }
-        if let time = tools.time {
-            for k in 0..<rssRuns {
-                let r = warmups + reps + k
-                for v in variants {
-                    try v.before(r)
-                    rss[v.id]!.append(try spawner.peakRSS(v.command(r), time: time, what: "\(corpus.name) \(phase) \(v.id) (peak RSS run)"))
-                    try v.after(r)
-                }
-            }
-        }
-        var line = "\(corpus.name): \(phase):"
-        for v in variants {
-            let m = Stats(out[v.id]!.map(\.wall)).median
-            line += " \(v.id) " + formatSeconds(m)
-        }
-        let other = meter.otherCoreShare()
-        otherCPU[phase] = other
-        progress(line + String(format: " (%.0f s)", monotonicSeconds() - t0))
-        if other > 0.1 {
-            progress(String(format: "warning: %@ %@: other processes used %.0f%% of a core meanwhile (figures disturbed)", corpus.name, phase, other * 100))
-        }
-        return (out, rss)
+        let r = try PhaseRunner(name: corpus.name, spawner: spawner, time: tools.time)
+            .run(phase, variants, warmups: warmups, reps: reps, rssRuns: rssRuns)
+        otherCPU[phase] = r.otherCPU
+        return (r.samples, r.rss)
     }
 
     /// Checks that `dir` holds exactly the corpus (paths, sizes, bytes).
@@ -373,6 +337,60 @@ final class CorpusBench {
         if fatal { throw BenchError(msg) }
         checks.append("WARNING " + msg)
         progress("warning: " + msg)
+    }
+}
+
+/// Runs the commands of one phase interleaved: `warmups + reps` rounds, each running every variant once
+/// from a rotating offset, so that a slow spell of this shared machine hits every command alike. Then
+/// `rssRuns` untimed rounds under GNU time for peak RSS (when it is installed).
+struct PhaseRunner {
+    /// The corpus or scenario, for progress lines and errors.
+    let name: String
+    let spawner: Spawner
+    let time: String?
+
+    struct Result {
+        var samples: [String: [Sample]]
+        var rss: [String: [Int]]
+        /// CPU other processes used meanwhile, as a fraction of one core (`CPUMeter`).
+        var otherCPU: Double
+    }
+
+    func run(_ phase: String, _ variants: [Variant], warmups: Int, reps: Int, rssRuns: Int) throws -> Result {
+        let t0 = monotonicSeconds()
+        let meter = CPUMeter()
+        progress("\(name): \(phase): \(warmups) warm-up + \(reps) runs × \(variants.count) commands (\(variants.map(\.id).joined(separator: ", ")))")
+        var out = [String: [Sample]]()
+        for v in variants { out[v.id] = [] }
+        for r in 0..<(warmups + reps) {
+            for k in 0..<variants.count {
+                let v = variants[(k + r) % variants.count]
+                try v.before(r)
+                let s = try spawner.measure(v.command(r), what: "\(name) \(phase) \(v.id)")
+                try v.after(r)
+                if r >= warmups { out[v.id]!.append(s) }
+            }
+        }
+        var rss = [String: [Int]]()
+        for v in variants { rss[v.id] = [] }
+        if let time {
+            for k in 0..<rssRuns {
+                let r = warmups + reps + k
+                for v in variants {
+                    try v.before(r)
+                    rss[v.id]!.append(try spawner.peakRSS(v.command(r), time: time, what: "\(name) \(phase) \(v.id) (peak RSS run)"))
+                    try v.after(r)
+                }
+            }
+        }
+        var line = "\(name): \(phase):"
+        for v in variants { line += " \(v.id) " + formatSeconds(Stats(out[v.id]!.map(\.wall)).median) }
+        let other = meter.otherCoreShare()
+        progress(line + String(format: " (%.0f s)", monotonicSeconds() - t0))
+        if other > 0.1 {
+            progress(String(format: "warning: %@ %@: other processes used %.0f%% of a core meanwhile (figures disturbed)", name, phase, other * 100))
+        }
+        return Result(samples: out, rss: rss, otherCPU: other)
     }
 }
 

@@ -12,7 +12,7 @@ struct PackCommand: ParsableCommand {
         discussion: """
         Without --manifest, flavor pack reads ./pyproject.toml (or --project DIR's): [project] name, \
         version, dependencies and scripts, and [tool.flavor] (entry_point, package_name, python, \
-        extras, exclude, slots, strip, keep_stdlib_extras, execution.env, execution.runtime.env). \
+        extras, exclude, slots, strip, keep_stdlib_extras, stdlib_sources, execution.env, execution.runtime.env). \
         The project and its dependencies are installed with the bundled interpreter's pip \
         (--find-links, --no-index and pip's own configuration apply) and byte-compiled; the \
         interpreter (--python: an executable, a prefix or a python-build-standalone .tar.gz; \
@@ -34,6 +34,7 @@ struct PackCommand: ParsableCommand {
     @Option(name: .customLong("find-links"), help: "Passed to pip: a directory (or URL) of wheels to install from. Repeatable.") var findLinks: [String] = []
     @Flag(name: .customLong("no-index"), help: "Passed to pip: use only --find-links, never an index.") var noIndex = false
     @Flag(name: .customLong("keep-stdlib-extras"), help: "Keep the test suite, idlelib, tkinter, ensurepip, lib2to3 and the _test modules of the standard library.") var keepStdlibExtras = false
+    @Flag(name: .customLong("stdlib-sources"), help: "Ship the standard library's .py sources beside its bytecode (default: bytecode only, half the files to extract; stdlib frames in tracebacks then show no source line).") var stdlibSources = false
     @Flag(name: .customLong("no-strip"), help: "Keep debug sections in the bundled interpreter and libraries.") var noStrip = false
     @Option(help: "Launcher to prepend (default: flavor-launcher-embedded next to this executable, else flavor-launcher).") var launcherBin: String?
     @Option(help: "PKCS#8 PEM private key (needs --public-key).") var privateKey: String?
@@ -130,6 +131,7 @@ extension PackCommand {
             o.findLinks = findLinks.map { $0.contains("://") ? $0 : absolute($0) }
             o.noIndex = noIndex
             if keepStdlibExtras { o.keepStdlibExtras = true }
+            if stdlibSources { o.stdlibSources = true }
             if noStrip { o.strip = false }
             let start = MonotonicClock.now()
             let s = try PythonBuild.pack(o) { msg in

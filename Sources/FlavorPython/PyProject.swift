@@ -24,6 +24,7 @@ public struct PyProject: Sendable {
     public var exclude: [String] = []
     public var extraSlots: [JSONValue] = []
     public var keepStdlibExtras = false
+    public var stdlibSources = false
     public var strip = true
     public var env: [(String, String)] = []
     public var runtimeEnv = RuntimeEnvConfig()
@@ -41,7 +42,7 @@ public struct PyProject: Sendable {
     static let toolKeys: [(String, String)] = [
         ("entry_point", "a string"), ("package_name", "a string"), ("metadata", "a table"), ("python", "a string"),
         ("extras", "an array of strings"), ("exclude", "an array of strings"), ("slots", "an array of tables"),
-        ("keep_stdlib_extras", "a boolean"), ("strip", "a boolean"), ("execution", "a table"), ("build", "a table"),
+        ("keep_stdlib_extras", "a boolean"), ("stdlib_sources", "a boolean"), ("strip", "a boolean"), ("execution", "a table"), ("build", "a table"),
     ]
 
     public static func load(_ path: String) throws(BuildError) -> PyProject {
@@ -149,6 +150,7 @@ public struct PyProject: Sendable {
         p.exclude = try strings(tool["exclude"], "tool.flavor.exclude")
         p.extraSlots = tool["slots"]?.arrayValue ?? []
         p.keepStdlibExtras = tool["keep_stdlib_extras"]?.boolValue ?? false
+        p.stdlibSources = tool["stdlib_sources"]?.boolValue ?? false
         p.strip = tool["strip"]?.boolValue ?? true
         if let build = tool["build"] {
             try onlyKeys(build, ["exclude"], "tool.flavor.build")

@@ -15,6 +15,7 @@ public enum PythonBuild {
         public var findLinks: [String] = []
         public var noIndex = false
         public var keepStdlibExtras: Bool?
+        public var stdlibSources: Bool?
         public var strip: Bool?
         public var cacheDir: String             // where staged runtimes are kept between builds
         public var manifest: Manifest.Options
@@ -61,6 +62,7 @@ public enum PythonBuild {
         var rtOptions = StagedRuntime.Options(cacheDir: o.cacheDir)
         rtOptions.strip = o.strip ?? project.strip
         rtOptions.keepStdlibExtras = o.keepStdlibExtras ?? project.keepStdlibExtras
+        rtOptions.stdlibSources = o.stdlibSources ?? project.stdlibSources
         let runtime = try StagedRuntime.make(interp, options: rtOptions) { progress("  " + $0) }
 
         let outDir = parentDirectory(output)

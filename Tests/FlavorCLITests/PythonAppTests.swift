@@ -218,6 +218,32 @@ struct PythonAppTests {
         #expect(treeListing(workenv) == before)
     }
 
+    @Test("the stdlib ships as bytecode only (dependencies keep their sources); --stdlib-sources keeps the stdlib's .py files")
+    func sourcelessStdlib() throws {
+        let fm = FileManager.default
+        let failing = ["python", "-c", "import json; json.loads('{')"]
+        let home = TempDir("py-home")
+        let r = try runBare(try PythonFixtures.packedExample.get(), failing, home: home.path, extra: ["FLAVOR_LAUNCHER_CLI": "1"])
+        // The traceback still names the stdlib file and line, without the source line.
+        #expect(r.status == 1 && r.stderr.contains("json/decoder.py\", line ") && r.stderr.contains("JSONDecodeError"), "\(r.output)")
+        #expect(!r.stderr.contains("self.scan_once(s, idx)"), "\(r.stderr)")
+        let std = home.path + "/.cache/flavor/workenv/wordstats/python/lib/python3.11"
+        #expect(fm.fileExists(atPath: std + "/json/decoder.pyc") && fm.fileExists(atPath: std + "/os.pyc"))
+        #expect(!fm.fileExists(atPath: std + "/json/decoder.py") && !fm.fileExists(atPath: std + "/json/__pycache__"))
+        #expect(fm.fileExists(atPath: std + "/site-packages/click/core.py"))
+        #expect(fm.fileExists(atPath: std + "/site-packages/click/__pycache__/core.cpython-311.pyc"))
+        let stdFiles = treeListing(std).filter { !$0.hasPrefix("site-packages/") && !$0.hasPrefix("lib-dynload/") }
+        #expect(stdFiles.filter { $0.split(separator: " ")[0].hasSuffix(".py") }.count < 10, "stdlib sources left: \(stdFiles.filter { $0.contains(".py ") }.prefix(10))")
+
+        let dir = TempDir("py-sources")
+        try pythonPack(project: PythonFixtures.example, output: dir.sub("wordstats.psp"), args: ["--stdlib-sources"])
+        let home2 = TempDir("py-home")
+        let s = try runBare(dir.sub("wordstats.psp"), failing, home: home2.path, extra: ["FLAVOR_LAUNCHER_CLI": "1"])
+        #expect(s.status == 1 && s.stderr.contains("self.scan_once(s, idx)"), "\(s.output)")
+        let std2 = home2.path + "/.cache/flavor/workenv/wordstats/python/lib/python3.11"
+        #expect(fm.fileExists(atPath: std2 + "/json/decoder.py") && fm.fileExists(atPath: std2 + "/json/__pycache__/decoder.cpython-311.pyc"))
+    }
+
     @Test("the bundled stdlib's extension modules load with no host library path (ssl, sqlite3, ctypes, lzma, bz2, zlib, curses)")
     func extensionModulesLoad() throws {
         let pkg = try PythonFixtures.packedExample.get()

@@ -30,6 +30,7 @@ struct PyProjectTests {
             exclude = ["*.pyi", "tests"]
             strip = false
             keep_stdlib_extras = true
+            stdlib_sources = true
             slots = [{ id = "data", source = "data", target = "share/data", operations = "tgz" }]
             [tool.flavor.metadata]
             package_name = "demo"
@@ -47,7 +48,7 @@ struct PyProjectTests {
         #expect(p.dependencies == ["click>=8", "rich"])
         #expect(p.scripts.map(\.name) == ["zeta", "alpha"])
         #expect(p.entryPoint == "alpha" && p.packageName == "demo" && p.python == "/opt/py/bin/python3")
-        #expect(p.extras == ["fast"] && p.exclude == ["*.pyi", "tests"] && !p.strip && p.keepStdlibExtras)
+        #expect(p.extras == ["fast"] && p.exclude == ["*.pyi", "tests"] && !p.strip && p.keepStdlibExtras && p.stdlibSources)
         #expect(p.extraSlots.count == 1 && p.extraSlots[0]["target"]?.stringValue == "share/data")
         #expect(p.env.map { "\($0.0)=\($0.1)" } == ["DEMO=1"])
         #expect(p.runtimeEnv.unset == ["SECRET_*"] && p.runtimeEnv.pass == ["LANG"] && !p.runtimeEnv.isolated)
@@ -58,7 +59,7 @@ struct PyProjectTests {
     @Test("defaults: isolated, stripped, no extras")
     func defaults() throws {
         let p = try parse("[project]\nname = \"x\"\nversion = \"1\"\n")
-        #expect(p.runtimeEnv.isolated && p.strip && !p.keepStdlibExtras && p.entryPoint == nil && p.scripts.isEmpty)
+        #expect(p.runtimeEnv.isolated && p.strip && !p.keepStdlibExtras && !p.stdlibSources && p.entryPoint == nil && p.scripts.isEmpty)
     }
 
     @Test("errors name the file and the key", arguments: [
@@ -71,6 +72,7 @@ struct PyProjectTests {
         ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nentry_point = 3\n", "tool.flavor.entry_point must be a string"),
         ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nextras = [1]\n", "tool.flavor.extras must be an array of strings"),
         ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nstrip = \"no\"\n", "tool.flavor.strip must be a boolean"),
+        ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor]\nstdlib_sources = \"yes\"\n", "tool.flavor.stdlib_sources must be a boolean"),
         ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor.execution.runtime.env]\nunset = \"A\"\n", "tool.flavor.execution.runtime.env.unset must be an array of strings"),
         ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor.execution.runtime.env]\nisolated = 1\n", "tool.flavor.execution.runtime.env.isolated must be a boolean"),
         ("[project]\nname = \"x\"\nversion = \"1\"\n[tool.flavor.execution.runtime]\nenvs = {}\n", "unknown key tool.flavor.execution.runtime.envs"),
