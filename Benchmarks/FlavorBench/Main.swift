@@ -13,7 +13,7 @@ let usage = """
       flavor-bench gate [--baseline FILE] [--report-only] [--write-baseline] [--no-confirm]
                         [--corpus NAME]… [--dir [NAME=]PATH]… [--report FILE] [common options]
       flavor-bench python-app [--project DIR] [--python PYTHON] [--args "ARG…"] [--peers auto|off|require]
-                        [--build-reps N] [--reps N] [--warm-reps N] [--warmups N] [--no-fresh-cache]
+                        [--build-reps N] [--build-warmups N] [--reps N] [--warm-reps N] [--warmups N] [--no-fresh-cache]
                         [--flavor-bin DIR] [--work-dir DIR] [--out-dir DIR] [--name BASENAME] [--repo DIR]
       flavor-bench corpus list | make NAME… | digest DIR
       flavor-bench report PATH.json                                 (re-render .md and .svg from the samples)
@@ -155,7 +155,7 @@ func corpusCommand(_ argv: [String]) throws -> Int32 {
 func pythonAppCommand(_ argv: [String]) throws -> Int32 {
     let started = Date()
     let loadStart = loadAverage()
-    let a = try Args(argv, valued: ["project", "python", "args", "peers", "build-reps", "reps", "warm-reps", "warmups",
+    let a = try Args(argv, valued: ["project", "python", "args", "peers", "build-reps", "build-warmups", "reps", "warm-reps", "warmups",
                                     "flavor-bin", "work-dir", "out-dir", "name", "repo"], flags: ["no-fresh-cache"])
     guard a.positionals.isEmpty else { throw BenchError("unexpected argument '\(a.positionals[0])' (see flavor-bench help)") }
     let repo = try repoRoot(a.value("repo"))
@@ -171,7 +171,8 @@ func pythonAppCommand(_ argv: [String]) throws -> Int32 {
     if let n = try a.int("build-reps", min: 1) { o.buildReps = n }
     if let n = try a.int("reps", min: 1) { o.coldReps = n }
     if let n = try a.int("warm-reps", min: 1) { o.warmReps = n }
-    if let n = try a.int("warmups") { o.warmups = n; o.warmWarmups = max(n, 1) }
+    if let n = try a.int("warmups") { o.warmups = n; o.buildWarmups = n; o.warmWarmups = max(n, 1) }
+    if let n = try a.int("build-warmups") { o.buildWarmups = n }
     o.freshCacheBuild = !a.flag("no-fresh-cache")
     let (commit, dirty) = gitState(repo)
     let flavorBin = a.value("flavor-bin") ?? repo + "/.build/release"
