@@ -224,12 +224,15 @@ final class PythonAppBench {
         }
     }
 
+    /// Peers whose packed app did not give the venv's output: left out of the launch phases.
+    var failedPeers = Set<String>()
+
     var launchers: [(String, String)] {
         var l = [("ours", "flavor package (cold: empty cache)")]
         if peers.pyinstaller != nil { l.append(("pyinstaller", "PyInstaller --onefile (unpacks every run)")) }
         if peers.flavorpack != nil { l.append(("upstream", "upstream flavorpack 0.5.4 (first launch: extract + uv pip install)")) }
         l.append(("venv", "floor: the entry point from a plain venv"))
-        return l
+        return l.filter { !failedPeers.contains($0.0) }
     }
 
     // MARK: phases
@@ -289,10 +292,14 @@ final class PythonAppBench {
             if got == floor {
                 checks.append("\(id): stdout and exit status equal the venv floor's (\(floor.1.count) bytes, status \(floor.0))")
             } else {
-                let msg = "\(id): output differs from the venv floor's (status \(got.0) vs \(floor.0), \(got.1.count) vs \(floor.1.count) bytes)"
+                let err = (try? String(contentsOfFile: "\(work)/err-\(id).txt", encoding: .utf8)) ?? ""
+                let last = err.split(separator: "\n").last.map { ": " + $0.prefix(300) } ?? ""
+                let msg = "\(id): output differs from the venv floor's (status \(got.0) vs \(floor.0), \(got.1.count) vs \(floor.1.count) bytes)\(last)"
                 if id == "ours" { throw BenchError(msg) }
+                failedPeers.insert(id)
                 checks.append("WARNING " + msg)
-                progress("warning: " + msg)
+                notes.append("\(id) was not launched: its packed app does not run like the venv's (see Checks)")
+                progress("warning: " + msg + "; leaving it out of the launch phases")
             }
         }
     }

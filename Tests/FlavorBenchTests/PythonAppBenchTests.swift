@@ -15,7 +15,10 @@ struct PythonAppBenchTests {
 
     @Test("python-app: ours, PyInstaller, upstream and the venv floor, built, launched cold and warm, reported", .timeLimit(.minutes(10)))
     func scenario() throws {
-        let d = Scratch()
+        // A short work directory: upstream 0.5.4's first launch runs `uv pip install` in a temporary
+        // workenv, and with a long path uv writes `/bin/sh` trampolines (not `#!` lines) naming that
+        // temporary directory, which upstream then renames: its app fails with "python3: not found".
+        let d = Scratch(short: true)
         let r = try run(Bench.bench, ["python-app", "--flavor-bin", Bench.buildDir, "--peers", "require", "--build-reps", "1",
                                       "--warmups", "0", "--reps", "1", "--warm-reps", "3", "--no-fresh-cache",
                                       "--work-dir", d.sub("work"), "--out-dir", d.sub("out"), "--name", "p"])

@@ -47,8 +47,10 @@ func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws ->
 /// A fresh directory, removed when the value goes away.
 final class Scratch {
     let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("flavor-bench-test-\(UUID().uuidString)").path
+    /// `short`: a name of ~20 characters instead of ~60, for tools that break on long paths.
+    init(short: Bool = false) {
+        let name = short ? "fbt-\(getpid())-\(UUID().uuidString.prefix(8))" : "flavor-bench-test-\(UUID().uuidString)"
+        path = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
     deinit {

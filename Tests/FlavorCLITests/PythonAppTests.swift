@@ -65,6 +65,29 @@ enum PythonFixtures {
     static let exampleVenv: Result<String, Error> = Result { try venv("wordstats", project: example) }
     static let pygmentizeVenv: Result<String, Error> = Result { try venv("pygmentize", project: try pygmentizeProject.get()) }
 
+    /// An archive in python-build-standalone's `install_only` layout (`python/bin/python3.11`,
+    /// `python/lib/…`, pip in site-packages, RUNPATH `$ORIGIN/../lib`), made from the host's CPython
+    /// (no such download is reachable here).
+    static let installOnlyArchive: Result<String, Error> = Result {
+        let out = cacheRoot + "/cpython-install_only.tar.gz"
+        if FileManager.default.fileExists(atPath: out) { return out }
+        let script = """
+            set -eu
+            P=$(python3 -c 'import sys; print(sys.base_prefix)'); V=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+            T="$1.tmp"; rm -rf "$T"; mkdir -p "$T/python/bin" "$T/python/lib/python$V/site-packages"
+            cp "$P/bin/python$V" "$T/python/bin/"; ln -s "python$V" "$T/python/bin/python3"
+            tar -C "$P/lib" -cf - --exclude="python$V/site-packages" --exclude="python$V/test" --exclude="python$V/config-*" \\
+                --exclude=__pycache__ --exclude=pkgconfig . | tar -C "$T/python/lib" -xf -
+            tar -C "$P/lib/python$V/site-packages" -cf - --exclude=__pycache__ pip $(cd "$P/lib/python$V/site-packages" && ls -d pip-*.dist-info) \\
+                | tar -C "$T/python/lib/python$V/site-packages" -xf -
+            patchelf --set-rpath '$ORIGIN/../lib' "$T/python/bin/python$V"
+            tar -C "$T" -czf "$1.part" python && mv "$1.part" "$1" && rm -rf "$T"
+            """
+        let r = try run("/bin/bash", ["-c", script, "make-archive", out])
+        try #require(r.status == 0, "making \(out): \(r.output)")
+        return out
+    }
+
     /// setuptools and click as wheels, for the offline builds.
     static let wheelhouse: Result<String, Error> = Result {
         let dir = cacheRoot + "/wheelhouse"
@@ -242,6 +265,62 @@ struct PythonAppTests {
         #expect(s.status == 1 && s.stderr.contains("self.scan_once(s, idx)"), "\(s.output)")
         let std2 = home2.path + "/.cache/flavor/workenv/wordstats/python/lib/python3.11"
         #expect(fm.fileExists(atPath: std2 + "/json/decoder.py") && fm.fileExists(atPath: std2 + "/json/__pycache__/decoder.cpython-311.pyc"))
+    }
+
+    @Test("exclude globs leave files out of the dependency and app slots; [tool.flavor] slots add the project's own files")
+    func excludeAndExtraSlots() throws {
+        let d = TempDir("py-extra")
+        let proj = d.sub("proj")
+        let copy = try run("/bin/bash", ["-c", "mkdir -p \"$1\" && tar -C \"$0\" -cf - --exclude=./build --exclude='*.egg-info' --exclude=./dist . | tar -C \"$1\" -xf -",
+                                        PythonFixtures.example, proj])
+        try #require(copy.status == 0, "\(copy.output)")
+        let toml = try String(contentsOfFile: proj + "/pyproject.toml", encoding: .utf8).replacingOccurrences(of: "[tool.flavor]\n", with: """
+            [tool.flavor]
+            exclude = ["_winconsole.py", "click/py.typed"]
+            slots = [{ id = "data", source = "data", target = "share/wordstats", operations = "tgz" }]
+
+            """)
+        try toml.write(toFile: proj + "/pyproject.toml", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: proj + "/data/lists", withIntermediateDirectories: true)
+        try "the\nand\n".write(toFile: proj + "/data/lists/stopwords.txt", atomically: true, encoding: .utf8)
+        try pythonPack(project: proj, output: d.sub("wordstats.psp"))
+
+        let home = TempDir("py-home")
+        let r = try runBare(d.sub("wordstats.psp"), ["--top", "2", PythonFixtures.readme], home: home.path)
+        #expect(r.status == 0, "\(r.output)")
+        let workenv = home.path + "/.cache/flavor/workenv/wordstats"
+        let click = workenv + "/python/lib/python3.11/site-packages/click"
+        let fm = FileManager.default
+        #expect(fm.fileExists(atPath: click + "/core.py"))
+        #expect(!fm.fileExists(atPath: click + "/_winconsole.py") && !fm.fileExists(atPath: click + "/py.typed"))
+        #expect(try String(contentsOfFile: workenv + "/share/wordstats/lists/stopwords.txt", encoding: .utf8) == "the\nand\n")
+        let inspect = try run(Tools.flavor, ["inspect", "--json", d.sub("wordstats.psp")])
+        #expect(inspect.stdout.contains("\"data\""), "\(inspect.output)")
+    }
+
+    @Test("--python takes an install_only .tar.gz (python/bin/python3 inside), unpacked once into the build cache")
+    func installOnlyArchive() throws {
+        let archive = try PythonFixtures.installOnlyArchive.get()
+        let dir = TempDir("py-archive")
+        let cache = dir.sub("cache")
+        let r = try run(Tools.flavor, ["pack", "--launcher-bin", Tools.launcher, "--key-seed", "s", "--python", archive,
+                                       "--output", dir.sub("wordstats.psp")], env: ["FLAVOR_BUILD_CACHE": cache], cwd: PythonFixtures.example)
+        try #require(r.status == 0, "\(r.output)")
+        // The progress names the interpreter that was bundled: the one unpacked from the archive.
+        #expect(r.stderr.contains("unpacking " + archive) && r.stderr.contains("(" + cache + "/archive-"), "\(r.stderr)")
+        let unpacked = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasPrefix("archive-") }
+        #expect(unpacked.count == 1 && !unpacked[0].contains(".tmp"), "\(unpacked)")
+        let home = TempDir("py-home")
+        let expected = try runBare(try PythonFixtures.exampleVenv.get() + "/bin/wordstats", ["--top", "3", PythonFixtures.readme], home: home.path)
+        let got = try runBare(dir.sub("wordstats.psp"), ["--top", "3", PythonFixtures.readme], home: home.path)
+        #expect(got.status == 0 && got.stdout == expected.stdout, "\(got.output)")
+        // Not an archive of a Python: the reason, and nothing left in the cache.
+        try Data("not a tarball".utf8).write(to: URL(fileURLWithPath: dir.sub("bad.tar.gz")))
+        let bad = try run(Tools.flavor, ["pack", "--launcher-bin", Tools.launcher, "--key-seed", "s", "--python", dir.sub("bad.tar.gz"),
+                                         "--output", dir.sub("bad.psp")], env: ["FLAVOR_BUILD_CACHE": cache], cwd: PythonFixtures.example)
+        #expect(bad.status != 0 && bad.stderr.contains("not a python-build-standalone install_only archive"), "\(bad.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.contains(".tmp") }.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("bad.psp")))
     }
 
     @Test("the bundled stdlib's extension modules load with no host library path (ssl, sqlite3, ctypes, lzma, bz2, zlib, curses)")
