@@ -61,7 +61,7 @@ enum Gate {
         var rows = rows(report.corpora, baseline: baseline)
         var confirmNote = ""
         let failing = Set(rows.filter(\.regressed).map(\.corpus))
-        if !failing.isEmpty && !a.flag("no-confirm") {
+        if !failing.isEmpty && !a.flag("no-confirm") && a.value("from-report") == nil {
             // A regression must show twice: measure the failing corpora again and keep, per metric, the
             // better of the two runs. A real slowdown survives; one noisy spell on a shared machine does not.
             progress("possible regression in \(failing.sorted().joined(separator: ", ")): measuring again to confirm")

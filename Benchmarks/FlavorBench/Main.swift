@@ -12,6 +12,7 @@ let usage = """
                         [--no-pigz] [--no-io-backends]
       flavor-bench gate [--baseline FILE] [--report-only] [--write-baseline] [--no-confirm]
                         [--corpus NAME]… [--dir [NAME=]PATH]… [--report FILE] [common options]
+      flavor-bench gate --from-report FILE [--baseline FILE] [--report-only] [--write-baseline]
       flavor-bench python-app [--project DIR] [--python PYTHON] [--args "ARG…"] [--peers auto|off|require]
                         [--build-reps N] [--build-warmups N] [--reps N] [--warm-reps N] [--warmups N] [--no-fresh-cache]
                         [--flavor-bin DIR] [--work-dir DIR] [--out-dir DIR] [--name BASENAME] [--repo DIR]
@@ -36,6 +37,7 @@ let usage = """
     perf-reports/<date>-<commit>.{json,md,svg}.
     gate: the quick profile compared with a stored baseline by in-run ratios; exit 1 when a ratio
     exceeds its threshold (unless --report-only), 2 on errors. --write-baseline stores a new baseline.
+    --from-report judges the samples of a stored report instead of measuring (the gate's own tests).
     Measured commands inherit this process's environment (so FLAVOR_GZIP_LEVEL=12 slows our pack).
     python-app: a Python project (default examples/pyapp) built and launched by flavor pack, PyInstaller
     --onefile and upstream flavorpack 0.5.4 (both from PyPI via scripts/fetch-python-peers), beside the same
@@ -225,7 +227,7 @@ func pythonAppCommand(_ argv: [String]) throws -> Int32 {
 
 enum RunCommand {
     static let valued: Set<String> = ["profile", "corpus", "dir", "flavor-bin", "upstream-bin", "upstream", "work-dir", "out-dir",
-                                      "name", "reps", "warm-reps", "warmups", "repo", "baseline", "report"]
+                                      "name", "reps", "warm-reps", "warmups", "repo", "baseline", "report", "from-report"]
     static let flags: Set<String> = ["no-pigz", "no-io-backends", "no-verify", "report-only", "write-baseline", "no-confirm"]
 
     static func main(_ argv: [String], gate: Bool) throws -> Int32 {
@@ -235,6 +237,7 @@ enum RunCommand {
         guard a.positionals.isEmpty else { throw BenchError("unexpected argument '\(a.positionals[0])' (see flavor-bench help)") }
         let profileName = gate ? "quick" : (a.value("profile") ?? "full")
         if gate, let p = a.value("profile"), p != "quick" { throw BenchError("gate always runs the quick profile (got --profile \(p))") }
+        if gate, let path = a.value("from-report") { return try judgeRecorded(path, args: a) }
         var plan = try Plan.profile(profileName)
         let overridden = a.value("reps") != nil
         if let n = try a.int("reps", min: 1) { plan.packReps = n; plan.unpackReps = n; plan.coldReps = n }
@@ -342,6 +345,25 @@ enum RunCommand {
         print(md.components(separatedBy: "\n## ").prefix(3).joined(separator: "\n## "))
         print("\nwrote \(outDir)/\(base).json, .md, .svg")
         return Exit.ok
+    }
+
+    /// `gate --from-report FILE`: the verdict on samples recorded earlier (a report of `run` or of
+    /// `gate --report`), without measuring. Statistics and ratios are computed again from the samples,
+    /// so a report whose samples were changed is judged on what they now say; no confirming second
+    /// measurement is possible.
+    static func judgeRecorded(_ path: String, args a: Args) throws -> Int32 {
+        var report = try Report.read(path)
+        for i in report.corpora.indices {
+            for k in report.corpora[i].series.indices {
+                report.corpora[i].series[k].wall = Stats(report.corpora[i].series[k].samples.map(\.wall))
+            }
+            report.corpora[i].ratios = Ratios.compute(report.corpora[i])
+        }
+        let repo = try? repoRoot(a.value("repo"))
+        let baselinePath = a.value("baseline") ?? (repo ?? ".") + "/perf-reports/baseline-quick.json"
+        let baseline: Baseline? = a.flag("write-baseline") ? nil : try Baseline.read(baselinePath)
+        return try Gate.finish(report: &report, args: a, baselinePath: baselinePath, baseline: baseline,
+                               remeasure: { _ in throw BenchError("--from-report: nothing to measure again") })
     }
 
     /// The scratch directory: --work-dir, else /dev/shm when it is tmpfs with room, else $TMPDIR.

@@ -49,6 +49,45 @@ struct GateTests {
         #expect(ci.output.contains("REGRESSION gate/size") && ci.output.contains("report-only: not failing"), "\(ci.output)")
     }
 
+    /// The gate's judgement on recorded samples: one measured report, a baseline made from it, then the
+    /// same report with one command's samples scaled. Nothing here depends on how loaded the machine is.
+    @Test("gate --from-report: the same samples pass; pack or warm 3× slower fails naming it; 1.3× passes; --report-only exits 0")
+    func judgesRecordedSamples() throws {
+        let d = Scratch()
+        try makeTextTree(d.sub("tree"), files: 20, seed: 5)
+        let measured = try run(Bench.bench, ["gate", "--write-baseline", "--dir", "j=" + d.sub("tree"), "--flavor-bin", Bench.buildDir,
+                                             "--baseline", d.sub("baseline.json"), "--report", d.sub("r.json"), "--work-dir", d.sub("work"),
+                                             "--reps", "2", "--warm-reps", "5", "--no-verify"])
+        try #require(measured.status == 0, "\(measured.output)")
+        let recorded = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d.sub("r.json")))) as? [String: Any])
+        func judge(_ series: String, times factor: Double, _ extra: [String] = []) throws -> Result {
+            var r = recorded
+            var corpora = try #require(r["corpora"] as? [[String: Any]])
+            var list = try #require(corpora[0]["series"] as? [[String: Any]])
+            let k = try #require(list.firstIndex { $0["id"] as? String == series }, "no series \(series)")
+            list[k]["samples"] = (list[k]["samples"] as? [[String: Any]] ?? []).map { s in
+                var s = s
+                s["wall"] = (s["wall"] as? Double ?? 0) * factor
+                return s
+            }
+            corpora[0]["series"] = list
+            r["corpora"] = corpora
+            try JSONSerialization.data(withJSONObject: r).write(to: URL(fileURLWithPath: d.sub("judged.json")))
+            return try run(Bench.bench, ["gate", "--from-report", d.sub("judged.json"), "--baseline", d.sub("baseline.json")] + extra)
+        }
+        let same = try judge("pack/ours", times: 1)
+        #expect(same.status == 0 && same.output.contains("verdict: PASS"), "\(same.output)")
+        let slowPack = try judge("pack/ours", times: 3)
+        #expect(slowPack.status == 1 && slowPack.output.contains("verdict: REGRESSION j/pack"), "\(slowPack.output)")
+        let slowWarm = try judge("warm/ours", times: 3)
+        #expect(slowWarm.status == 1 && slowWarm.output.contains("verdict: REGRESSION j/warm"), "\(slowWarm.output)")
+        #expect(!slowWarm.output.contains("REGRESSION j/pack"), "\(slowWarm.output)")
+        let within = try judge("pack/ours", times: 1.3)
+        #expect(within.status == 0 && within.output.contains("verdict: PASS"), "\(within.output)")
+        let ci = try judge("pack/ours", times: 3, ["--report-only"])
+        #expect(ci.status == 0 && ci.output.contains("REGRESSION j/pack") && ci.output.contains("report-only: not failing"), "\(ci.output)")
+    }
+
     /// The verdict table and verdict lines of a gate's output (not the progress lines).
     func table(_ output: String) -> String {
         output.split(separator: "\n").filter { !$0.hasPrefix("flavor-bench: ") || $0.contains("error") }.joined(separator: "\n")
