@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "FlavorFormatTests", dependencies: ["FlavorFormat", "FlavorTestSupport"]),
         .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),
         .testTarget(name: "FlavorEngineTests", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys"]),
-        .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat"]),
+        .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat", "FlavorEngine", "FlavorBuild", "FlavorSys"]),
         .testTarget(name: "FlavorPythonTests", dependencies: ["FlavorPython", "FlavorBuild", "FlavorFormat"]),
         // Benchmark harness (docs/PERFORMANCE.md): Foundation plus our SHA-256; its tests run the built executable.
         .executableTarget(name: "FlavorBench", dependencies: ["FlavorTestSupport", "CFlavorSHA256"], path: "Benchmarks/FlavorBench"),

@@ -7,7 +7,8 @@ public enum JSONValue: Equatable, Sendable {
     case double(Double)
     case string(String)
     case array([JSONValue])
-    /// Members in document order; duplicates are kept (lookup takes the last one).
+    /// Members in document order. The parser refuses duplicate keys; a value built in code may
+    /// still hold them (lookup then takes the last one).
     case object([(String, JSONValue)])
 
     /// Structural equality. Strings and keys compare by UTF-8 bytes, not by Swift's canonical
@@ -30,7 +31,7 @@ public enum JSONValue: Equatable, Sendable {
 
     // MARK: Accessors
 
-    /// Object member `key`; with duplicate keys the last one wins (as serde_json and Go do).
+    /// Object member `key` (of a value built with duplicates, the last one).
     public subscript(key: String) -> JSONValue? {
         guard case let .object(members) = self else { return nil }
         for member in members.reversed() where sameBytes(member.0, key) { return member.1 }
@@ -69,7 +70,8 @@ public enum JSONValue: Equatable, Sendable {
     // MARK: Parsing
 
     /// Parses one RFC 8259 document. Nesting beyond `maxDepth` arrays/objects, invalid UTF-8,
-    /// lone surrogate escapes, numbers outside Double's range and trailing bytes are refused
+    /// lone surrogate escapes, numbers outside Double's range, duplicate keys in an object (readers
+    /// disagree on which one counts: one signed file, two meanings) and trailing bytes are refused
     /// with `.json(reason, offset:)`, the offset being the byte where the problem was found.
     /// Parsing itself does not recurse; `maxDepth` also bounds the recursion of whatever walks the
     /// result later (writer, `==`, `sortedKeys`).
@@ -202,6 +204,7 @@ struct JSONParser {
                     if current == nil { throw .json(frame.isObject ? "unterminated object" : "unterminated array", offset: at) }
                     throw .json(frame.isObject ? "expected ',' or '}' in object" : "expected ',' or ']' in array", offset: at)
                 }
+                if frame.isObject { try refuseDuplicates(keys[frame.keyStart...], closingAt: at) }
                 at += 1
                 let members = Array(values[frame.valueStart...])
                 values.removeSubrange(frame.valueStart...)
@@ -213,6 +216,24 @@ struct JSONParser {
                 }
                 frames.removeLast()
             }
+        }
+    }
+
+    /// Throws when two keys of one object have the same bytes: pairwise for small objects (every
+    /// metadata object), sorted for large ones so that a hostile object stays O(n log n).
+    private func refuseDuplicates(_ keys: ArraySlice<String>, closingAt offset: Int) throws(FormatError) {
+        guard keys.count > 1 else { return }
+        if keys.count <= 16 {
+            for i in keys.indices {
+                for j in keys.index(after: i)..<keys.endIndex where sameBytes(keys[i], keys[j]) {
+                    throw .json("duplicate key \"\(keys[i])\" in an object", offset: offset)
+                }
+            }
+            return
+        }
+        let sorted = keys.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
+        for k in sorted.indices.dropFirst() where sorted[k] == sorted[k - 1] {
+            throw .json("duplicate key \"\(String(decoding: sorted[k], as: UTF8.self))\" in an object", offset: offset)
         }
     }
 

@@ -137,12 +137,27 @@ struct JSONParseTests {
         #expect(try parse(text).intValue == expected)
     }
 
-    @Test("duplicate keys are kept in order and the last one wins on lookup")
-    func duplicates() throws {
-        let value = try parse(#"{"a":1,"b":2,"a":3}"#)
-        #expect(value["a"] == .int(3))
-        #expect(value.objectValue?.count == 3)
-        #expect(value.serializedString(pretty: false) == #"{"a":1,"b":2,"a":3}"#)
+    @Test("duplicate keys are refused at any depth, also in large objects and in the deferred parse", arguments: [
+        #"{"a":1,"b":2,"a":3}"#,
+        #"{"x":{"k":1,"k":2}}"#,
+        #"[{"slots":[]},{"c":1,"c":1}]"#,
+        #"{"a":"\u0041","\u0061":1,"a":2}"#,
+        "{" + (0..<40).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k7\":0}",
+    ])
+    func duplicates(_ text: String) throws {
+        #expect(throws: FormatError.self) { try parse(text) }
+        #expect(throws: FormatError.self) { try JSONValue.parse(Array(text.utf8), deferring: "slots") }
+        do { _ = try parse(text); Issue.record("accepted") } catch { #expect("\(error)".contains("duplicate key"), "\(error)") }
+    }
+
+    @Test("a duplicate of the deferred key itself is refused; keys equal only after Unicode normalisation are distinct")
+    func duplicateDeferredKey() throws {
+        let text = #"{"slots":[1],"command":"a","slots":[2]}"#
+        #expect(throws: FormatError.self) { try JSONValue.parse(Array(text.utf8), deferring: "slots") }
+        let value = try parse("{\"\u{e9}\":1,\"e\u{301}\":2}")
+        #expect(value.objectValue?.count == 2)
+        let many = try parse("{" + (0..<40).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}")
+        #expect(many["k39"] == .int(39))
     }
 
     @Test("accessors return nil for the wrong kind")
@@ -253,9 +268,9 @@ struct JSONWriterTests {
                 == #"{"B":4,"a":{"x":3,"y":[{"c":2,"d":1}]},"aa":5,"b":1,"é":2}"#)
     }
 
-    @Test("sortedKeys collapses duplicate keys to the last value, as serde_json's map does")
+    @Test("sortedKeys collapses duplicate keys of a value built in code to the last value, as serde_json's map does")
     func sortedKeysDuplicates() throws {
-        let value = try parse(#"{"b":1,"a":2,"b":3,"a":4}"#)
+        let value = JSONValue.object([("b", .int(1)), ("a", .int(2)), ("b", .int(3)), ("a", .int(4))])
         #expect(value.sortedKeys() == .object([("a", .int(4)), ("b", .int(3))]))
     }
 
