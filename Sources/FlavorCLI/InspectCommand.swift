@@ -36,7 +36,7 @@ struct InspectCommand: ParsableCommand {
             let chunks = (try? pkg.slotBytes(i)).flatMap { try? ChunkedGzip.index($0) }
             var row: [(String, JSONValue)] = [
                 ("index", .int(Int64(i))), ("id", .string(sm?.id ?? "")), ("target", .string(sm?.target ?? "")),
-                ("offset", .int(Int64(d.offset))), ("size", .int(Int64(d.size))), ("original_size", .int(Int64(d.originalSize))),
+                ("offset", u64(d.offset)), ("size", u64(d.size)), ("original_size", u64(d.originalSize)),
                 ("ratio", .double((ratio * 1000).rounded() / 1000)), ("operations", .string(ops)),
                 ("lifecycle", .string(lifecycle)), ("permissions", .string("0" + String(d.permissions, radix: 8))),
                 ("checksum", .string(sm?.checksum ?? "")), ("descriptor_checksum", .string(hex(d.checksum, width: 16))),
@@ -55,8 +55,8 @@ struct InspectCommand: ParsableCommand {
                                      ("format_version", .string("0x" + hex(UInt64(idx.formatVersion), width: 8))),
                                      ("index_checksum", .string(hex(UInt64(idx.indexChecksum), width: 8))),
                                      ("build_tool", .string(m.buildTool))])),
-                ("launcher", .object([("size", .int(Int64(idx.launcherSize)))])),
-                ("metadata", .object([("offset", .int(Int64(idx.metadataOffset))), ("size", .int(Int64(idx.metadataSize))),
+                ("launcher", .object([("size", u64(idx.launcherSize))])),
+                ("metadata", .object([("offset", u64(idx.metadataOffset)), ("size", u64(idx.metadataSize)),
                                       ("json_size", .int(Int64(json.count)))])),
                 ("key_fingerprint", .string(fp)),
                 ("command", .string(m.command)),
@@ -67,3 +67,7 @@ struct InspectCommand: ParsableCommand {
         }
     }
 }
+
+/// A stored 64-bit field as JSON: exact when it fits Int64, else as a double (a hostile descriptor's
+/// size, shown rather than trapped on).
+private func u64(_ v: UInt64) -> JSONValue { Int64(exactly: v).map { .int($0) } ?? .double(Double(v)) }

@@ -61,7 +61,7 @@ public enum Launch {
         if settings.validation == .none {
             Process.printError("flavor-launcher: ⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
             let json = try pkg.metadataJSONBytes()
-            return (pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots))
+            return (pkg, try consistent(pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)))
         }
         do {
             return (pkg, try Verifier.verifyHeader(pkg, deferSlots: deferSlots))
@@ -69,8 +69,17 @@ public enum Launch {
             guard settings.validation == .relaxed || settings.validation == .minimal else { throw error }
             Process.printError("flavor-launcher: warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
             let json = try pkg.metadataJSONBytes()
-            return (pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots))
+            return (pkg, try consistent(pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)))
         }
+    }
+
+    /// What every level checks, even `none`: the slot list and the slot table have the same length
+    /// (everything after indexes one by the other's position).
+    static func consistent(_ pkg: PackageReader, _ m: Metadata) throws(EngineError) -> Metadata {
+        guard m.slotCount == pkg.descriptors.count else {
+            throw EngineError(.format, "\(pkg.path): metadata lists \(m.slotCount) slots, the slot table has \(pkg.descriptors.count)")
+        }
+        return m
     }
 
     /// The normal launch: verify, make the workenv ready, exec (or spawn) the command.
