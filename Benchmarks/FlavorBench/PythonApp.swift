@@ -111,7 +111,7 @@ final class PythonAppBench {
         // Bytecode for everything the floor imports, as pip writes for packages (PYTHONDONTWRITEBYTECODE
         // may be set in this environment).
         try checked([venv + "/bin/python", "-m", "compileall", "-q", venv + "/lib"], what: "byte-compiling the venv floor")
-        sizes.append(SizeEntry(id: "venv", label: "venv floor site-packages (what the app installs)", bytes: try treeBytes(venv + "/lib")))
+        sizes.append(SizeEntry(id: "venv", label: "venv floor site-packages (what the app installs)", bytes: try walkTree(venv + "/lib").bytes))
 
         try writeFile(work + "/pyinstaller_entry.py", "from \(project.module) import \(project.function)\nraise SystemExit(\(project.function)())\n")
 
@@ -167,8 +167,6 @@ final class PythonAppBench {
         do { return try JSONDecoder().decode(Project.self, from: Data(text.utf8)) }
         catch { throw BenchError("\(opts.project)/pyproject.toml: unexpected project summary '\(text.prefix(200))'") }
     }
-
-    func treeBytes(_ dir: String) throws -> Int64 { try walkTree(dir).bytes }
 
     // MARK: commands
 
@@ -341,22 +339,17 @@ final class PythonAppBench {
             v.append(Variant(id: id, label: warmLabel, command: { _ in self.launch(id, cache: "\(w)/\(id)") }))
         }
         if let we = try? walkTree("\(w)/ours") { checks.append("ours: workenv of \(we.files) files, \(formatBytes(we.bytes))") }
-        let before = try? treeListing("\(w)/ours")
+        // The harness's tree digest (paths, kinds, modes, bytes) before and after the warm runs.
+        func digest() -> String? { try? treeDigest("\(w)/ours", walkTree("\(w)/ours")) }
+        let before = digest()
         let r = try PhaseRunner(name: "python-app", spawner: spawner, time: tools.time)
             .run("warm", v, warmups: opts.warmWarmups, reps: opts.warmReps, rssRuns: 1)
         otherCPU["warm"] = r.otherCPU
-        if let before, let after = try? treeListing("\(w)/ours") {
+        if let before, let after = digest() {
             checks.append(before == after ? "ours: warm launches wrote nothing into the cache"
-                                          : "WARNING ours: warm launches changed the cache (\(Set(after).subtracting(before).prefix(3).joined(separator: ", ")))")
+                                          : "WARNING ours: warm launches changed the cache (tree digest \(before.prefix(20))… → \(after.prefix(20))…)")
         }
         return v.map { series("warm", $0, r) }
-    }
-
-    func treeListing(_ dir: String) throws -> [String] {
-        let e = FileManager.default.enumerator(atPath: dir)
-        var out = [String]()
-        while let p = e?.nextObject() as? String { out.append(p) }
-        return out.sorted()
     }
 
     func series(_ phase: String, _ v: Variant, _ r: PhaseRunner.Result) -> Series {
