@@ -57,10 +57,12 @@ public enum KeyFiles {
 
     /// Resolves the builder key flags the way the Rust builder does: a seed wins over files;
     /// a private key needs its public key (checked to match); nothing at all means a random key.
-    public static func resolve(privateKey: String?, publicKey: String?, seed: String?) throws(BuildError) -> (Ed25519KeyPair, deterministic: Bool) {
+    /// `--key-seed env` takes `seedVariable` (FLAVOR_KEY_SEED, from `Settings.keySeed`).
+    public static func resolve(privateKey: String?, publicKey: String?, seed: String?,
+                               seedVariable: String?) throws(BuildError) -> (Ed25519KeyPair, deterministic: Bool) {
         if var s = seed {
             if s == "env" {
-                guard let v = Env.get("FLAVOR_KEY_SEED"), !v.isEmpty else { throw BuildError("--key-seed env: FLAVOR_KEY_SEED is not set") }
+                guard let v = seedVariable, !v.isEmpty else { throw BuildError("--key-seed env: FLAVOR_KEY_SEED is not set") }
                 s = v
             }
             return (Ed25519.keyPair(seedString: s), true)

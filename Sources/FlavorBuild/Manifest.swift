@@ -15,6 +15,8 @@ public enum Manifest {
         public var codec: String?       // overrides gzip for directory slots: "gzip", "zstd", "none"
         public var gzipLevel: Int32 = 6
         public var zstdLevel: Int32 = 3
+        /// SOURCE_DATE_EPOCH as found in the environment (`Settings.sourceDateEpoch`).
+        public var sourceDateEpoch: String?
         public init(launcherPath: String, key: Ed25519KeyPair, deterministic: Bool) {
             self.launcherPath = launcherPath; self.key = key; self.deterministic = deterministic
         }
@@ -49,7 +51,7 @@ public enum Manifest {
             plan.executionEnv.append((k, v))
         }
         plan.deterministic = options.deterministic
-        if let e = Env.get("SOURCE_DATE_EPOCH") {
+        if let e = options.sourceDateEpoch {
             guard let v = Int64(e) else { throw BuildError("SOURCE_DATE_EPOCH=\(e) is not an integer") }
             plan.sourceDateEpoch = v
         }

@@ -26,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let dir: String
         if let d = directory { dir = d }
-        else if let c = corpus { dir = (Env.get("FLAVOR_CORPORA_DIR") ?? "corpora/.cache") + "/" + c }
+        else if let c = corpus { dir = (processSettings.corporaDir ?? "corpora/.cache") + "/" + c }
         else { throw ValidationError("give a DIRECTORY or --corpus NAME") }
         guard FS.isDirectory(dir) else { fail("\(dir) is not a directory\(corpus != nil ? " (materialise the corpus with scripts/bench first)" : "")") }
         if calibrateIO { return try calibrate(dir) }
@@ -39,7 +39,7 @@ struct BenchCommand: ParsableCommand {
             ?? Array(Set([1, WorkerPool.coreCount])).sorted()
         let rows: [CodecBench.Row]
         do {
-            rows = try CodecBench.run(directory: dir, codecs: specs, workers: counts, repeats: repeats) { msg in
+            rows = try CodecBench.run(directory: dir, codecs: specs, workers: counts, repeats: repeats, settings: processSettings) { msg in
                 if !global.quiet && !global.json { Process.printError("measuring \(msg)") }
             }
         } catch { fail(error.message) }
@@ -64,7 +64,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func calibrate(_ dir: String) throws {
-        let settings = Settings.current
+        let settings = processSettings
         guard let launcher = defaultLauncherPath() ?? Exec.selfPath() else { fail("cannot find a launcher to pack with") }
         let r: IOCalibration.Result
         do { r = try IOCalibration.run(directory: dir, launcher: launcher, settings: settings, repeats: max(3, repeats)) } catch { fail(error.message) }

@@ -21,7 +21,7 @@ func extractSlots(package: String, select: (PackageReader, Metadata) -> [Int], o
     let total: (files: Int, bytes: Int)
     do throws(EngineError) {
         total = try Extractor.extractParallel(pkg, slots: slots, metadata: m, root: staging, verify: true,
-                                              workers: Settings.current.workerCount)
+                                              settings: processSettings, backend: WriteBackend.resolve(processSettings))
         try? FS.removeTree(outDir)
         do { try FS.rename(staging, outDir) } catch { throw EngineError(.io, "\(error)") }
     } catch {

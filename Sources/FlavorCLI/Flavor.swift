@@ -17,6 +17,9 @@ struct Flavor: ParsableCommand {
                       ExtractAllCommand.self, KeygenCommand.self, WorkenvCommand.self, BenchCommand.self])
 }
 
+/// The environment's configuration, read once for the whole command and passed down from here.
+let processSettings = Settings.fromEnvironment()
+
 struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Machine-readable JSON on stdout.")
     var json = false

@@ -55,25 +55,28 @@ struct PackCommand: ParsableCommand {
         let manifestPath: String? = manifest.flatMap { $0.hasSuffix(".toml") ? nil : $0 }
         if manifestPath == nil { packPython() }
         guard let output else { fail("--output is needed with a manifest.json") }
-        guard let launcher = launcherBin ?? Env.get("FLAVOR_LAUNCHER_BIN") ?? defaultLauncherPath() else {
+        let settings = processSettings
+        guard let launcher = launcherBin ?? settings.launcherBin ?? defaultLauncherPath() else {
             fail("no launcher: pass --launcher-bin (neither flavor-launcher-embedded nor flavor-launcher is next to flavor)")
         }
         do {
-            let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed)
+            let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed,
+                                                            seedVariable: settings.keySeed)
             if keySeed == nil && privateKey == nil && !global.quiet {
                 Process.printError("flavor: warning: no key given; signing with a random key (use --key-seed or --private-key)")
             }
             var opts = Manifest.Options(launcherPath: launcher, key: key, deterministic: deterministic)
+            opts.sourceDateEpoch = settings.sourceDateEpoch
             opts.workenvBase = workenvBase
             opts.codec = codec
             if let l = level { if codec == "zstd" { opts.zstdLevel = l } else { opts.gzipLevel = l } }
-            if let l = Env.get("FLAVOR_GZIP_LEVEL").flatMap({ Int32($0) }), (1...12).contains(l) { opts.gzipLevel = l }
+            if let l = settings.gzipLevel { opts.gzipLevel = l }
             let plan = try Manifest.load(path: manifestPath!, options: opts)
             if plan.slots.contains(where: { $0.chain.operations.contains(.zstd) }) && !global.quiet {
                 Process.printError("flavor: warning: zstd slots need flavor-launcher; upstream 0.5.4 launchers cannot decode them")
             }
             let quiet = global.quiet || global.json
-            let result = try Packer.pack(plan, to: output) { msg in if !quiet { Process.printError(msg) } }
+            let result = try Packer.pack(plan, to: output, settings: settings) { msg in if !quiet { Process.printError(msg) } }
             if global.json {
                 let slots = result.slots.map { s in
                     JSONValue.object([("id", .string(s.id)), ("stored_size", .int(Int64(s.stored))), ("original_size", .int(Int64(s.original)))])
@@ -106,26 +109,29 @@ extension PackCommand {
     }
 
     /// Staged runtimes are kept between builds: FLAVOR_BUILD_CACHE, else $XDG_CACHE_HOME/flavor/build, else ~/.cache/flavor/build.
-    static func buildCacheDir() -> String {
-        if let d = Env.get("FLAVOR_BUILD_CACHE"), !d.isEmpty { return d }
-        if let x = Env.get("XDG_CACHE_HOME"), x.hasPrefix("/") { return x + "/flavor/build" }
-        return (Env.get("HOME") ?? "/tmp") + "/.cache/flavor/build"
+    static func buildCacheDir(_ s: Settings) -> String {
+        if let d = s.buildCache { return d }
+        if let x = s.xdgCacheHome, x.hasPrefix("/") { return x + "/flavor/build" }
+        return (s.home ?? "/tmp") + "/.cache/flavor/build"
     }
 
     func packPython() -> Never {
-        guard let launcher = launcherBin ?? Env.get("FLAVOR_LAUNCHER_BIN") ?? defaultLauncherPath() else {
+        let settings = processSettings
+        guard let launcher = launcherBin ?? settings.launcherBin ?? defaultLauncherPath() else {
             fail("no launcher: pass --launcher-bin (neither flavor-launcher-embedded nor flavor-launcher is next to flavor)")
         }
         let quiet = global.quiet || global.json
         do {
-            let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed)
+            let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed,
+                                                            seedVariable: settings.keySeed)
             if keySeed == nil && privateKey == nil && !quiet {
                 Process.printError("flavor: warning: no key given; signing with a random key (use --key-seed or --private-key)")
             }
             var mo = Manifest.Options(launcherPath: launcher, key: key, deterministic: deterministic)
+            mo.sourceDateEpoch = settings.sourceDateEpoch
             mo.codec = codec
             if let l = level { if codec == "zstd" { mo.zstdLevel = l } else { mo.gzipLevel = l } }
-            var o = PythonBuild.Options(project: pyprojectPath, cacheDir: Self.buildCacheDir(), manifest: mo)
+            var o = PythonBuild.Options(project: pyprojectPath, cacheDir: Self.buildCacheDir(settings), manifest: mo, settings: settings)
             o.output = output.map(absolute)
             o.python = python
             o.findLinks = findLinks.map { $0.contains("://") ? $0 : absolute($0) }

@@ -23,7 +23,7 @@ struct WorkenvCommand: ParsableCommand {
         var lastUsed: Int64
     }
 
-    static func root() -> String { Settings.current.cacheRoot + "/workenv" }
+    static func root() -> String { processSettings.cacheRoot + "/workenv" }
 
     static func entries() -> [Entry] {
         let root = root()
@@ -32,7 +32,7 @@ struct WorkenvCommand: ParsableCommand {
     }
 
     static func entry(_ root: String, _ name: String) -> Entry {
-        let p = WorkenvPaths(cacheRoot: Settings.current.cacheRoot, packageFileName: name)
+        let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: name)
         var bytes = 0, files = 0
         func walk(_ d: String) {
             for n in (try? FS.listDirectory(d)) ?? [] {
@@ -54,7 +54,7 @@ struct WorkenvCommand: ParsableCommand {
     }
 
     static func remove(_ name: String) throws {
-        let p = WorkenvPaths(cacheRoot: Settings.current.cacheRoot, packageFileName: name)
+        let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: name)
         guard FS.isDirectory(p.workenv) || FS.isDirectory(p.metaDir) else { fail("no workenv named \"\(name)\" under \(root())") }
         // Hold the extraction lock so we never delete under a running extraction.
         try? FS.mkdirs(p.extractDir, 0o700)

@@ -19,13 +19,13 @@ enum ChunkedExtractor {
     /// of a mismatch and says whether to go on (lenient validation levels).
     static func extract(_ pkg: PackageReader, slot i: Int, stored: ByteReader, index: ChunkedGzip.Index, declaredSize: UInt64?,
                         signedHeaderDigest: [UInt8]?, verify: (@Sendable (EngineError) -> Bool)?,
-                        into writer: TreeWriter, what: String) throws(EngineError) {
+                        into writer: TreeWriter, settings: Settings, what: String) throws(EngineError) {
         @Sendable func fail(_ why: String) -> EngineError { EngineError(.extraction, "\(what): \(why)") }
         if let d = declaredSize, d != UInt64(index.decodedSize) {
             throw fail("chunk index declares \(index.decodedSize) bytes, descriptor \(d)")
         }
-        guard index.decodedSize <= SlotDecoder.defaultLimit else {
-            throw fail("decoded size \(index.decodedSize) exceeds the limit of \(SlotDecoder.defaultLimit) bytes (FLAVOR_MAX_SLOT_BYTES)")
+        guard index.decodedSize <= settings.maxSlotBytes else {
+            throw fail("decoded size \(index.decodedSize) exceeds the limit of \(settings.maxSlotBytes) bytes (FLAVOR_MAX_SLOT_BYTES)")
         }
         var checkChunks = verify != nil
         if let verify {
@@ -39,7 +39,7 @@ enum ChunkedExtractor {
         let verifyChunks = checkChunks
         let chunks = index.chunks
         let last = chunks.count - 1
-        let workers = max(1, min(Settings.current.workerCount, chunks.count))
+        let workers = max(1, min(settings.workerCount, chunks.count))
         let maxStored = chunks.map { $0.length }.max() ?? 0
         let decoders = (0..<workers).map { _ in ChunkedGzip.Decoder(maxStoredChunk: maxStored, chunkSize: index.chunkSize) }
         let base = Int(pkg.descriptors[i].offset)

@@ -38,13 +38,14 @@ public enum CodecBench {
     }
 
     /// Frames `directory` into shards once, then times each codec × worker count (best of `repeats`).
-    public static func run(directory: String, codecs: [Codec], workers: [Int], repeats: Int = 3,
+    public static func run(directory: String, codecs: [Codec], workers: [Int], repeats: Int = 3, settings: Settings,
                            progress: (String) -> Void = { _ in }) throws(EngineError) -> [Row] {
-        let items = try TarBuilder.collect(directory: directory, prefix: "", mtime: 0, preserveSymlinks: false, slot: "bench")
+        let items = try TarBuilder.collect(directory: directory, prefix: "", mtime: 0, preserveSymlinks: false, slot: "bench",
+                                           workers: settings.workerCount)
         let shards = Packer.cut(items, limit: Packer.shardBytes)
         // Frame once (store codec): these are the inputs every codec sees.
         let tars = try Packer.encodeParallel(shards.map { .shard(items: $0, codec: nil, slot: "bench") },
-                                             gzipLevel: 6, zstdLevel: 3).map(\.stored)
+                                             gzipLevel: 6, zstdLevel: 3, settings: settings).map(\.stored)
         let input = tars.reduce(0) { $0 + $1.count }
         var rows = [Row]()
         for codec in codecs {
@@ -71,7 +72,8 @@ public enum CodecBench {
                         let chain = OperationChain(codec.operation.map { [.tar, $0] } ?? [.tar])
                         do throws(EngineError) {
                             try e.stored.withByteReader { (r) throws(EngineError) in
-                                try SlotDecoder.withDecoded(r, chain: chain, declaredSize: UInt64(e.original), slotLabel: "bench") { (tar) throws(EngineError) in
+                                try SlotDecoder.withDecoded(r, chain: chain, declaredSize: UInt64(e.original), slotLabel: "bench",
+                                                            limit: settings.maxSlotBytes) { (tar) throws(EngineError) in
                                     var reader = TarReader(tar)
                                     do { while try reader.next() != nil {} } catch { throw EngineError(.extraction, "\(error)") }
                                 }
@@ -110,10 +112,9 @@ public enum IOCalibration {
         var plan = PackPlan(name: "calibrate", version: "0", launcherPath: launcher, command: "/bin/true", key: Ed25519.keyPair(seedString: "calibrate"))
         plan.slots = [PackSlot(id: "tree", source: directory, target: "{workenv}", content: .directory(directory), chain: .tgz)]
         let pkgPath = scratch + "/calibrate.psp"
-        _ = try Packer.pack(plan, to: pkgPath)
+        _ = try Packer.pack(plan, to: pkgPath, settings: settings)
         let pkg = try PackageReader(path: pkgPath)
         let m = try Verifier.verifyHeader(pkg)
-        let workers = settings.workerCount
         var posix = [Double](), uring = [Double](), files = 0
         let backends: [WriteBackend] = WriteBackend.uringUnavailableReason == nil ? [.posix, .uring] : [.posix]
         for r in 0..<max(1, repeats) {
@@ -122,7 +123,7 @@ public enum IOCalibration {
                 try? FS.removeTree(root)
                 let t0 = MonotonicClock.now()
                 let n = try Extractor.extractParallel(pkg, slots: Array(0..<pkg.descriptors.count), metadata: m, root: root,
-                                                      verify: true, workers: workers, backend: b)
+                                                      verify: true, settings: settings, backend: b)
                 let dt = MonotonicClock.now() - t0
                 files = n.files
                 if b == .posix { posix.append(dt) } else { uring.append(dt) }

@@ -202,13 +202,14 @@ public struct ExecPlan: Sendable {
 
 /// Setup commands (spec §9.5), run once after extraction with `{workenv}` = the final workenv.
 public enum SetupCommands {
-    public static func run(_ m: Metadata, workenv: String, log: (String) -> Void) throws(EngineError) {
+    public static func run(_ m: Metadata, workenv: String, environment: [String], log: (String) -> Void) throws(EngineError) {
         guard !m.setupCommands.isEmpty else { return }
-        var base = Env.all()
+        let hostPath = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+        var base = environment
         base.removeAll { $0.hasPrefix("FLAVOR_WORKENV=") || $0.hasPrefix("PATH=") }
         base.append("FLAVOR_WORKENV=" + workenv)
         for (k, v) in m.executionEnv { base.append(k + "=" + Placeholders.expand(v, workenv: workenv, metadata: m)) }
-        base.append("PATH=" + workenv + "/bin:" + (Env.get("PATH") ?? "/usr/bin:/bin"))
+        base.append("PATH=" + workenv + "/bin:" + (hostPath ?? "/usr/bin:/bin"))
         func x(_ s: String) -> String { Placeholders.expand(s, workenv: workenv, metadata: m) }
         for (i, c) in m.setupCommands.enumerated() {
             let type = c["type"]?.stringValue ?? (c.stringValue != nil ? "execute" : "")

@@ -14,7 +14,7 @@ public enum Extractor {
 
     /// `chunkVerify`: the slot was not verified as a whole; a chunked slot verifies each chunk
     /// before decoding it (`inlineVerification`), reporting mismatches to this closure.
-    public static func extract(_ pkg: PackageReader, slot i: Int, metadata: Metadata, into writer: TreeWriter,
+    public static func extract(_ pkg: PackageReader, slot i: Int, metadata: Metadata, into writer: TreeWriter, settings: Settings,
                                chunkVerify: (@Sendable (EngineError) -> Bool)? = nil) throws(EngineError) -> Outcome {
         let d = pkg.descriptors[i]
         let sm = metadata.slots[i]
@@ -32,19 +32,22 @@ public enum Extractor {
             do { index = try ChunkedGzip.index(stored) } catch { throw EngineError(.extraction, "\(label): \(error)") }
             if let index, index.chunks.count > 1 {
                 try ChunkedExtractor.extract(pkg, slot: i, stored: stored, index: index, declaredSize: declared,
-                                             signedHeaderDigest: sm.chunkIndexDigest, verify: chunkVerify, into: writer, what: label)
+                                             signedHeaderDigest: sm.chunkIndexDigest, verify: chunkVerify, into: writer,
+                                             settings: settings, what: label)
                 try writer.finish()
                 return Outcome(files: writer.filesWritten - before.0, bytes: writer.bytesWritten - before.1, relativePath: "")
             }
         }
         if chain.operations == [.tar, .gzip],
-           max(Int(clamping: declared ?? 0), Inflater.gzipSizeHint(stored) ?? 0, stored.count) > Settings.current.streamThreshold {
-            try StreamingExtractor.extract(pkg, slot: i, stored: stored, declaredSize: declared, into: writer, what: label)
+           max(Int(clamping: declared ?? 0), Inflater.gzipSizeHint(stored) ?? 0, stored.count) > settings.streamThreshold {
+            try StreamingExtractor.extract(pkg, slot: i, stored: stored, declaredSize: declared, into: writer,
+                                           limit: settings.maxSlotBytes, what: label)
             try writer.finish()
             return Outcome(files: writer.filesWritten - before.0, bytes: writer.bytesWritten - before.1, relativePath: "")
         }
         var rel = ""
-        try SlotDecoder.withDecoded(stored, chain: chain, declaredSize: SlotDecoder.declaredSize(d, chain), slotLabel: label) { (data) throws(EngineError) in
+        try SlotDecoder.withDecoded(stored, chain: chain, declaredSize: SlotDecoder.declaredSize(d, chain), slotLabel: label,
+                                    limit: settings.maxSlotBytes) { (data) throws(EngineError) in
             if chain.containsTar {
                 try writer.extractTar(data, what: label)
             } else {
@@ -74,13 +77,13 @@ extension Extractor {
     /// biggest slot first. Each worker has its own TreeWriter; they share only the directory
     /// tree, where mkdir tolerates EEXIST and symlinks are refused from the disk state.
     public static func extractParallel(_ pkg: PackageReader, slots: [Int], metadata m: Metadata, root: String,
-                                       verify: Bool, workers: Int, backend: WriteBackend = .current,
+                                       verify: Bool, settings: Settings, backend: WriteBackend,
                                        onVerifyFailure: @escaping @Sendable (EngineError) -> Bool = { _ in false },
                                        progress: @escaping @Sendable (Int) -> Void = { _ in }) throws(EngineError) -> (files: Int, bytes: Int) {
         let order = slots.sorted { pkg.descriptors[$0].size > pkg.descriptors[$1].size }
         let sink = ErrorSink()
         let totalsBox = TotalsBox()
-        WorkerPool.parallelFor(jobs: order.count, workers: workers) { job, _ in
+        WorkerPool.parallelFor(jobs: order.count, workers: settings.workerCount) { job, _ in
             if sink.failed { return }
             let i = order[job]
             do throws(EngineError) {
@@ -92,8 +95,8 @@ extension Extractor {
                         if !onVerifyFailure(error) { throw error }
                     }
                 }
-                let writer = try TreeWriter(root: root, backend: backend)
-                let o = try extract(pkg, slot: i, metadata: m, into: writer, chunkVerify: chunkVerify)
+                let writer = try TreeWriter(root: root, backend: backend, fileCreationMask: settings.fileCreationMask)
+                let o = try extract(pkg, slot: i, metadata: m, into: writer, settings: settings, chunkVerify: chunkVerify)
                 totalsBox.add(o.files, o.bytes)
                 progress(i)
             } catch {

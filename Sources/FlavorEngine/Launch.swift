@@ -89,7 +89,7 @@ public enum Launch {
         let exe = pkg.path
         let paths = try prepare(pkg, m, settings: settings)
         let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, exePath: exe, userArgs: args,
-                                     baseEnv: Env.all(), settings: settings) { log(settings, "warn", $0) }
+                                     baseEnv: settings.environment, settings: settings) { log(settings, "warn", $0) }
         return try execute(plan, settings: settings)
     }
 
@@ -111,7 +111,7 @@ public enum Launch {
         }
         let paths = try prepare(pkg, m, settings: settings)
         let plan = try ExecPlan.python(interpreter: interpreter, metadata: m, workenv: paths.workenv, exePath: pkg.path,
-                                       userArgs: args, baseEnv: Env.all(), settings: settings) { log(settings, "warn", $0) }
+                                       userArgs: args, baseEnv: settings.environment, settings: settings) { log(settings, "warn", $0) }
         return try execute(plan, settings: settings)
     }
 
@@ -166,8 +166,8 @@ public enum Launch {
                 Process.printError("flavor-launcher: no slot \(i) (package has \(m.slots.count))"); return LauncherExit.usage
             }
             try Verifier.verifySlot(pkg, i, m)
-            let w = try TreeWriter(root: rest[1])
-            let o = try Extractor.extract(pkg, slot: i, metadata: m, into: w)
+            let w = try TreeWriter(root: rest[1], backend: WriteBackend.resolve(settings), fileCreationMask: settings.fileCreationMask)
+            let o = try Extractor.extract(pkg, slot: i, metadata: m, into: w, settings: settings)
             Process.printOut("extracted slot \(i) (\(o.files) files, \(o.bytes) bytes) to \(rest[1])\n"); return 0
         case "ensure":
             guard rest.count == 1 else { Process.printError("flavor-launcher: usage: ensure SLOT"); return LauncherExit.usage }

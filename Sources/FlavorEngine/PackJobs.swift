@@ -93,7 +93,7 @@ extension Packer {
 
     /// Slots as written (each directory's extra shards appended after all declared slots, so
     /// `{slot:N}` keeps meaning what the manifest said) and one job per written slot.
-    static func expand(_ plan: PackPlan) throws(EngineError) -> ([PackSlot], [PackJob]) {
+    static func expand(_ plan: PackPlan, settings: Settings) throws(EngineError) -> ([PackSlot], [PackJob]) {
         var slots = [PackSlot](), jobs = [PackJob]()
         var extra = [(PackSlot, PackJob)]()
         for s in plan.slots {
@@ -102,9 +102,10 @@ extension Packer {
                 slots.append(s); jobs.append(.file(path: path, slot: s.id, declared: s.chain.operations.last))
             case let .directory(path):
                 let items = try TarBuilder.collect(directory: path, prefix: SlotMetadata.relative(s.target),
-                                                   mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, slot: s.id)
+                                                   mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, slot: s.id,
+                                                   workers: settings.workerCount)
                 let codec = s.chain.operations.first { $0 != .tar }
-                let shards = cut(items, limit: shardBytes, alone: 4 * Settings.current.gzipChunkBytes)
+                let shards = cut(items, limit: shardBytes, alone: 4 * settings.gzipChunkBytes)
                 slots.append(s); jobs.append(.shard(items: shards[0], codec: codec, slot: s.id))
                 for (k, shard) in shards.enumerated().dropFirst() {
                     var part = s
@@ -140,24 +141,25 @@ extension Packer {
         return shards
     }
 
-    static func encodeParallel(_ jobs: [PackJob], plan: PackPlan, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
-        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, zstdLevel: plan.zstdLevel, spool: spool)
+    static func encodeParallel(_ jobs: [PackJob], plan: PackPlan, settings: Settings, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
+        try encodeParallel(jobs, gzipLevel: plan.gzipLevel, zstdLevel: plan.zstdLevel, settings: settings, spool: spool)
     }
 
     /// With `spool`, each encoded slot is appended to it and dropped from memory.
-    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, zstdLevel: Int32, spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
+    static func encodeParallel(_ jobs: [PackJob], gzipLevel: Int32, zstdLevel: Int32, settings: Settings,
+                               spool: Spool? = nil) throws(EngineError) -> [EncodedSlot] {
         let store = EncodedStore(count: jobs.count)
         let sink = ErrorSink()
         let sizes = jobs.map(\.estimatedBytes)
         let order = jobs.indices.sorted { sizes[$0] > sizes[$1] }
-        let workers = Settings.current.workerCount
+        let workers = settings.workerCount
         let scratch = (0..<max(1, workers)).map { _ in WorkerScratch() }
         WorkerPool.parallelFor(jobs: jobs.count, workers: workers) { n, w in
             if sink.failed { return }
             let i = order[n]
             do throws(EngineError) {
                 var e = try scratch[w].state.withLock { (s) throws(EngineError) -> EncodedSlot in
-                    try encode(jobs[i], gzipLevel: gzipLevel, zstdLevel: zstdLevel, scratch: &s)
+                    try encode(jobs[i], gzipLevel: gzipLevel, zstdLevel: zstdLevel, settings: settings, scratch: &s)
                 }
                 if let spool {
                     do { e.spooledAt = try spool.append(e.segments) } catch { throw EngineError(.io, "spooling encoded slots: \(error)") }
@@ -172,7 +174,8 @@ extension Packer {
         return store.all().map { $0! }
     }
 
-    static func encode(_ job: PackJob, gzipLevel: Int32, zstdLevel: Int32, scratch: inout PackScratch) throws(EngineError) -> EncodedSlot {
+    static func encode(_ job: PackJob, gzipLevel: Int32, zstdLevel: Int32, settings: Settings,
+                       scratch: inout PackScratch) throws(EngineError) -> EncodedSlot {
         switch job {
         case let .file(path, slot, declared):
             let f: MappedFile
@@ -186,11 +189,11 @@ extension Packer {
             }
             return EncodedSlot(stored: f.bytes.toArray(), original: f.size, digest: SHA256.hash(f.bytes))
         case let .shard(items, codec, slot):
-            let chunk = Settings.current.gzipChunkBytes
+            let chunk = settings.gzipChunkBytes
             if codec == .gzip, let source = bigFileSource(items, chunk: chunk) {
                 // One big file: its chunks are read and compressed on every core (ChunkedGzip),
                 // straight from the file; the tar stream is never held whole.
-                let workers = Settings.current.workerCount
+                let workers = settings.workerCount
                 do {
                     let member = try ChunkedGzip.compress(source, level: gzipLevel, chunkSize: chunk, workers: workers)
                     return EncodedSlot(member: member, original: source.count)

@@ -63,7 +63,8 @@ public enum Packer {
 
     /// Writes the package to `output` atomically (temporary file, fsync, rename); nothing is
     /// left behind on failure.
-    public static func pack(_ plan: PackPlan, to output: String, progress: (String) -> Void = { _ in }) throws(EngineError) -> PackResult {
+    public static func pack(_ plan: PackPlan, to output: String, settings: Settings,
+                            progress: (String) -> Void = { _ in }) throws(EngineError) -> PackResult {
         let launcher: MappedFile
         do { launcher = try MappedFile(path: plan.launcherPath) } catch {
             throw EngineError(.config, "launcher \(plan.launcherPath): \(error.reason)")
@@ -73,16 +74,16 @@ public enum Packer {
         // 1. Stored bytes of every slot (directories cut into shards), encoded in parallel.
         let t0 = MonotonicClock.now()
         func ms(since t: Double) -> String { "\(Int((MonotonicClock.now() - t) * 1000)) ms" }
-        let (slots, jobs) = try expand(plan)
+        let (slots, jobs) = try expand(plan, settings: settings)
         let inputBytes = jobs.reduce(0) { $0 + $1.estimatedBytes }
         progress("listed \(plan.slots.count) slots: \(inputBytes) bytes in \(jobs.count) jobs (\(ms(since: t0)))")
         let t1 = MonotonicClock.now()
         // A big pack keeps its encoded slots in a spool beside the output, not in memory.
         var spool: Spool? = nil
-        if inputBytes > Settings.current.packSpoolBytes {
+        if inputBytes > settings.packSpoolBytes {
             do { spool = try Spool(siblingOf: output) } catch { throw EngineError(.io, "spool for \(output): \(error)") }
         }
-        let encoded = try encodeParallel(jobs, plan: plan, spool: spool)
+        let encoded = try encodeParallel(jobs, plan: plan, settings: settings, spool: spool)
         progress("encoded \(slots.count) slots: \(encoded.reduce(0) { $0 + $1.original }) → \(encoded.reduce(0) { $0 + $1.storedSize }) bytes (\(ms(since: t1)))")
         let t2 = MonotonicClock.now()
         let sizes = encoded.map(\.storedSize)
@@ -137,9 +138,9 @@ public enum Packer {
         let tmp = output + ".tmp-\(Process.id)"
         do {
             let fd = try FS.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
-            var ok = false
+            var open = true, ok = false
             defer {
-                FS.close(fd)
+                if open { FS.close(fd) }
                 if !ok { _ = Glibc.unlink(tmp) }
             }
             try FS.writeAll(fd, launcher.bytes, path: tmp)
@@ -163,8 +164,12 @@ public enum Packer {
             }
             try FS.writeAll(fd, trailer, path: tmp); pos += trailer.count
             precondition(pos == packageSize, "layout arithmetic")
-            _ = Glibc.fchmod(fd, 0o755)
-            FS.fsync(fd)
+            // Every result counts: a package whose last bytes never reached the disk must not
+            // replace a good one (NFS reports a failed write-back only at fsync or close).
+            try FS.fchmod(fd, 0o755, path: tmp)
+            try FS.fsync(fd, path: tmp)
+            open = false
+            try FS.closeChecked(fd, path: tmp)
             try FS.rename(tmp, output)
             ok = true
         } catch {
@@ -257,7 +262,8 @@ public enum Packer {
 /// Deterministic listing of a directory tree for tar framing: entries sorted by name, uid/gid 0,
 /// fixed mtime when SOURCE_DATE_EPOCH is given, member paths under `prefix`.
 public enum TarBuilder {
-    static func collect(directory: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool, slot: String) throws(EngineError) -> [TarItem] {
+    static func collect(directory: String, prefix: String, mtime: Int64?, preserveSymlinks: Bool, slot: String,
+                        workers: Int) throws(EngineError) -> [TarItem] {
         guard FS.isDirectory(directory) else { throw EngineError(.config, "slot \"\(slot)\": source \(directory) is not a directory") }
         var items = [TarItem]()
         if !prefix.isEmpty {
@@ -274,7 +280,6 @@ public enum TarBuilder {
         do { top = try FS.listDirectoryWithStatus(directory) } catch { throw EngineError(.config, "slot \"\(slot)\": \(error)") }
         let parts = Mutex([[TarItem]](repeating: [], count: top.count))
         let sink = ErrorSink()
-        let workers = Settings.current.workerCount
         WorkerPool.parallelFor(jobs: top.count, workers: workers) { k, _ in
             if sink.failed { return }
             var out = [TarItem]()

@@ -1,6 +1,8 @@
 import FlavorSys
 
-/// Every FLAVOR_* environment variable the engine and launcher read, read in one place.
+/// Every environment variable Flavor reads, read once (`fromEnvironment`, in main) and passed
+/// down: engine code never looks at the environment itself, so a test picks the backend, level
+/// and thresholds per call by building its own value (`Settings(lookup:)`).
 public struct Settings: Sendable {
     public enum Validation: String, Sendable { case strict, standard, relaxed, minimal, none }
     public enum ExecMode: String, Sendable { case exec, spawn }
@@ -34,10 +36,32 @@ public struct Settings: Sendable {
     /// Where to look for the system's libc.so.6 (min_glibc check); nil: GlibcRequirement.libcPaths.
     /// Not read from the environment: tests point it elsewhere.
     public var libcPaths: [String]? = nil
+    /// The process umask: O_CREAT modes are filtered by it, and the tree writer puts back what it
+    /// took from a package's modes. Read in `fromEnvironment` (umask can only be read by setting
+    /// it, so it is read once, before any thread creates files).
+    public var fileCreationMask: UInt32 = 0o022
+    /// The whole environment as NAME=value, the base of what a launched command or setup
+    /// command sees (empty unless `fromEnvironment` filled it).
+    public var environment: [String] = []
 
-    public static var current: Settings {
-        let env = Env.subset("FLAVOR_", "HOME=", "XDG_CACHE_HOME=")
-        return Settings(lookup: env.get)
+    // Build side (flavor pack); the launcher ignores these.
+    public var xdgConfigHome: String?
+    public var configDir: String?
+    public var trustedKeysDir: String?
+    public var launcherBin: String?
+    public var gzipLevel: Int32?
+    public var buildCache: String?
+    public var keySeed: String?
+    public var sourceDateEpoch: String?
+    public var corporaDir: String?
+
+    /// The one reading of the environment; call it once, in main, before starting threads.
+    public static func fromEnvironment() -> Settings {
+        let env = Env.subset("FLAVOR_", "HOME=", "XDG_", "SOURCE_DATE_EPOCH=")
+        var s = Settings(lookup: env.get)
+        s.fileCreationMask = FS.processUmask()
+        s.environment = Env.all()
+        return s
     }
 
     /// Threads for a parallel pass: FLAVOR_WORKERS, else one per core.
@@ -61,6 +85,22 @@ public struct Settings: Sendable {
         if let v = lookup("FLAVOR_GZIP_CHUNK_BYTES"), let n = Int(v), n >= 64 << 10, n <= 64 << 20 { gzipChunkBytes = n }
         if let v = lookup("FLAVOR_PACK_SPOOL_BYTES"), let n = Int(v), n >= 0 { packSpoolBytes = n }
         if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
+        func nonEmpty(_ k: String) -> String? { lookup(k).flatMap { $0.isEmpty ? nil : $0 } }
+        xdgConfigHome = nonEmpty("XDG_CONFIG_HOME")
+        configDir = nonEmpty("FLAVOR_CONFIG_DIR")
+        trustedKeysDir = nonEmpty("FLAVOR_TRUSTED_KEYS_DIR")
+        launcherBin = nonEmpty("FLAVOR_LAUNCHER_BIN")
+        if let v = lookup("FLAVOR_GZIP_LEVEL").flatMap({ Int32($0) }), (1...12).contains(v) { gzipLevel = v }
+        buildCache = nonEmpty("FLAVOR_BUILD_CACHE")
+        keySeed = nonEmpty("FLAVOR_KEY_SEED")
+        sourceDateEpoch = lookup("SOURCE_DATE_EPOCH")
+        corporaDir = nonEmpty("FLAVOR_CORPORA_DIR")
+    }
+
+    /// The value of `name` in `environment` (the first one, as getenv).
+    public func environmentValue(_ name: String) -> String? {
+        let prefix = name + "="
+        return environment.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 
     /// Cache root (spec §9.3): parent-of-parent of FLAVOR_WORKENV, FLAVOR_CACHE_DIR,

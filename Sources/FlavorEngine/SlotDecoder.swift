@@ -4,18 +4,15 @@ import FlavorSys
 /// Undoes a slot's operation chain (last applied first) and hands the decoded bytes to `body`.
 /// Raw and plain-tar slots are never copied: the window points into the package mapping.
 public enum SlotDecoder {
-    /// Decoded data larger than this is refused unless the descriptor declares its size
-    /// (a gzip bomb guard; FLAVOR_MAX_SLOT_BYTES raises it).
-    public static var defaultLimit: Int { Settings.current.maxSlotBytes }
-
-    public static func withDecoded<R>(_ stored: ByteReader, chain: OperationChain, declaredSize: UInt64?, slotLabel: String,
+    /// Decoded data larger than `limit` is refused, declared or not (a gzip bomb guard;
+    /// `Settings.maxSlotBytes`, FLAVOR_MAX_SLOT_BYTES raises it).
+    public static func withDecoded<R>(_ stored: ByteReader, chain: OperationChain, declaredSize: UInt64?, slotLabel: String, limit: Int,
                                       _ body: (ByteReader) throws(EngineError) -> R) throws(EngineError) -> R {
         var compression = chain.operations.filter { $0 != .tar }
         guard compression.count <= 1 else {
             throw EngineError(.extraction, "\(slotLabel): chained compression \(chain.manifestName) is not supported")
         }
         guard let codec = compression.popLast() else { return try body(stored) }
-        let limit = defaultLimit
         if let d = declaredSize, d > UInt64(limit) {
             throw EngineError(.extraction, "\(slotLabel): declared decoded size \(d) exceeds the limit of \(limit) bytes (FLAVOR_MAX_SLOT_BYTES)")
         }

@@ -8,7 +8,7 @@ enum StreamingExtractor {
     static let chunk = 1 << 20
 
     static func extract(_ pkg: PackageReader, slot i: Int, stored: ByteReader, declaredSize: UInt64?,
-                        into writer: TreeWriter, what: String) throws(EngineError) {
+                        into writer: TreeWriter, limit: Int, what: String) throws(EngineError) {
         let d = pkg.descriptors[i]
         let base = Int(d.offset)
         let gz: GzipStream
@@ -17,7 +17,6 @@ enum StreamingExtractor {
         var start = 0
         var scratch = [UInt8](repeating: 0, count: chunk)
         var released = 0
-        let limit = SlotDecoder.defaultLimit
 
         /// Appends the next inflated chunk; false at the end of the stream.
         func fill() throws(EngineError) -> Bool {

@@ -26,10 +26,12 @@ public final class TreeWriter {
     private var wantsRing: Bool
     static let ringAfterFiles = 16
     private var pendingPaths: [String] = []
-    private static let umask: UInt32 = { let m = Glibc.umask(0o022); _ = Glibc.umask(m); return UInt32(m) }()
+    /// The process umask (`Settings.fileCreationMask`): what O_CREAT takes from a mode.
+    private let umask: UInt32
 
-    public init(root: String, backend: WriteBackend = .current) throws(EngineError) {
+    public init(root: String, backend: WriteBackend, fileCreationMask: UInt32) throws(EngineError) {
         self.root = root
+        umask = fileCreationMask
         ring = nil
         wantsRing = backend == .uring
         do { try FS.mkdirs(root, 0o700) } catch { throw .sys(error) }
@@ -164,7 +166,9 @@ public final class TreeWriter {
             }
             let fd = try FS.open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, m)
             // O_CREAT's mode is filtered by umask; put back what the umask took away.
-            if m & Self.umask != 0 { _ = Glibc.fchmod(fd, mode_t(m)) }
+            if m & umask != 0 {
+                do throws(SysError) { try FS.fchmod(fd, m, path: full) } catch { FS.close(fd); throw error }
+            }
             if let ring {
                 pendingPaths.append(full)
                 let failure = ring.write(fd: fd, data: data, tag: pendingPaths.count - 1)
@@ -172,8 +176,8 @@ public final class TreeWriter {
                     throw SysError(op: "write", path: f.tag < pendingPaths.count ? pendingPaths[f.tag] : full, errno: f.errno)
                 }
             } else {
-                defer { FS.close(fd) }
-                try FS.writeAll(fd, data, path: full)
+                do throws(SysError) { try FS.writeAll(fd, data, path: full) } catch { FS.close(fd); throw error }
+                try FS.closeChecked(fd, path: full)
             }
         } catch {
             throw .sys(error, .extraction)
@@ -193,17 +197,17 @@ public final class TreeWriter {
         if symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
         let full = root + "/" + rel
         let m = mode & 0o1777
-        do {
+        do throws(SysError) {
             let fd = try FS.open(full, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, m)
-            if m & Self.umask != 0 { _ = Glibc.fchmod(fd, mode_t(m)) }
+            if m & umask != 0 {
+                do throws(SysError) { try FS.fchmod(fd, m, path: full) } catch { FS.close(fd); throw error }
+            }
             return StreamingFile(fd: fd, path: full)
         } catch { throw .sys(error, .extraction) }
     }
 
     public func closeStreamingFile(_ f: StreamingFile, bytes: Int) throws(EngineError) {
-        if Glibc.close(f.fd) != 0 && Glibc.errno != EINTR {
-            throw EngineError(.extraction, "close \(f.path): \(SysError(op: "close", errno: Glibc.errno).reason)")
-        }
+        do { try FS.closeChecked(f.fd, path: f.path) } catch { throw .sys(error, .extraction) }
         filesWritten += 1
         bytesWritten += bytes
     }
@@ -271,7 +275,9 @@ public final class TreeWriter {
     /// The owner always keeps rwx on directories, so a workenv can be re-extracted and removed.
     public func finish() throws(EngineError) {
         try flush()
-        for (rel, mode) in deferredDirModes.reversed() { _ = Glibc.chmod(root + "/" + rel, mode_t(mode)) }
-        deferredDirModes.removeAll()
+        defer { deferredDirModes.removeAll() }
+        for (rel, mode) in deferredDirModes.reversed() {
+            do { try FS.chmod(root + "/" + rel, mode) } catch { throw .sys(error, .extraction) }
+        }
     }
 }

@@ -109,7 +109,7 @@ public enum Workenv {
         do throws(EngineError) {
             _ = try Extractor.extractParallel(pkg, slots: slots, metadata: m, root: staging,
                                               verify: settings.validation != .none,
-                                              workers: settings.workerCount,
+                                              settings: settings, backend: WriteBackend.resolve(settings),
                                               onVerifyFailure: { e in
                                                   if lenient { Process.printError("flavor-launcher: warning: \(e.message) (continuing: FLAVOR_VALIDATION=\(level))") }
                                                   return lenient
@@ -125,13 +125,13 @@ public enum Workenv {
             try FS.mkdirs(p.cacheRoot + "/workenv", 0o700)
             if FS.exists(p.workenv) { try FS.rename(p.workenv, old) }
             try FS.rename(staging, p.workenv)
-            _ = Glibc.chmod(p.workenv, 0o700)
+            try FS.chmod(p.workenv, 0o700)
             try FS.removeTree(old)
             try FS.mkdirs(p.slotsDir, 0o700)
             for i in slots { try FS.writeFileAtomically(p.slotMarker(i), [], mode: 0o600) }
         } catch { throw .sys(error) }
         try makeDirectories(m, p)
-        try SetupCommands.run(m, workenv: p.workenv, log: log)
+        try SetupCommands.run(m, workenv: p.workenv, environment: settings.environment, log: log)
         fixShebangs(p.workenv + "/bin", staging: staging, final: p.workenv)
         for i in slots where m.slots[i].lifecycleValue == .initialization {
             let rel = m.slots[i].relativeTarget
@@ -185,7 +185,7 @@ public enum Workenv {
         let missing = group.filter { !FS.exists(p.slotMarker($0)) }
         do throws(EngineError) {
             _ = try Extractor.extractParallel(pkg, slots: missing, metadata: m, root: staging, verify: true,
-                                              workers: settings.workerCount)
+                                              settings: settings, backend: WriteBackend.resolve(settings))
         } catch {
             try? FS.removeTree(staging)
             throw error

@@ -9,11 +9,6 @@ public enum WriteBackend: String, Sendable {
     /// Why io_uring is not used here (nil when it is usable); probed once per process.
     public static let uringUnavailableReason: String? = RingProbe.unavailableReason()
 
-    /// FLAVOR_IO=posix|uring|auto, resolved once. `uring` falls back to posix (with a warning)
-    /// when the probe fails; `auto` takes io_uring only when the probe succeeds and this host's
-    /// calibration (`flavor bench --calibrate-io`, or FLAVOR_IO_AUTO_PREFERS=uring) found it
-    /// faster; otherwise plain syscalls, which measured as fast or faster here (docs/PERFORMANCE.md).
-    public static let current: WriteBackend = resolve(Settings.current, warn: { Process.printError("flavor: warning: \($0)") })
 
     /// Written by `flavor bench --calibrate-io` after timing both backends on this host's cache
     /// file system; read only when a cold start needs a backend.
@@ -24,7 +19,12 @@ public enum WriteBackend: String, Sendable {
         return String(decoding: b, as: UTF8.self).hasPrefix("uring")
     }
 
-    public static func resolve(_ s: Settings, warn: (String) -> Void) -> WriteBackend {
+    /// FLAVOR_IO=posix|uring|auto (`Settings.io`), resolved where an extraction starts. `uring`
+    /// falls back to posix (with a warning) when the probe fails; `auto` takes io_uring only when
+    /// the probe succeeds and this host's calibration (`flavor bench --calibrate-io`, or
+    /// FLAVOR_IO_AUTO_PREFERS=uring) found it faster; otherwise plain syscalls, which measured as
+    /// fast or faster here (docs/PERFORMANCE.md).
+    public static func resolve(_ s: Settings, warn: (String) -> Void = { Process.printError("flavor: warning: \($0)") }) -> WriteBackend {
         switch s.io {
         case .posix: return .posix
         case .uring:

@@ -5,7 +5,7 @@ import FlavorSys
 // The stub at offset 0 of every package: find our own trailer, verify, prepare the workenv, exec.
 // Everything lives in FlavorEngine.Launch; this file only picks the mode and maps errors to exits.
 let args = Process.userArguments()
-let settings = Settings.current
+let settings = Settings.fromEnvironment()
 guard let exe = Exec.selfPath() else {
     Process.printError("flavor-launcher: cannot resolve /proc/self/exe")
     Process.exit(LauncherExit.io)

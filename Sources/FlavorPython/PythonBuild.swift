@@ -19,8 +19,9 @@ public enum PythonBuild {
         public var strip: Bool?
         public var cacheDir: String             // where staged runtimes are kept between builds
         public var manifest: Manifest.Options
-        public init(project: String, cacheDir: String, manifest: Manifest.Options) {
-            self.project = project; self.cacheDir = cacheDir; self.manifest = manifest
+        public var settings: Settings
+        public init(project: String, cacheDir: String, manifest: Manifest.Options, settings: Settings) {
+            self.project = project; self.cacheDir = cacheDir; self.manifest = manifest; self.settings = settings
         }
     }
 
@@ -111,7 +112,7 @@ public enum PythonBuild {
         }
         let result: PackResult
         do {
-            result = try Packer.pack(plan, to: output) { msg in
+            result = try Packer.pack(plan, to: output, settings: o.settings) { msg in
                 if msg.hasPrefix("encoded") { step(5) }
                 progress("  " + msg)
             }

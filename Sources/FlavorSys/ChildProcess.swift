@@ -74,7 +74,8 @@ extension FS {
         let i = try open(src, O_RDONLY)
         defer { close(i) }
         let o = try open(dst, O_WRONLY | O_CREAT | O_EXCL, mode | 0o200)
-        defer { close(o) }
+        var open = true
+        defer { if open { close(o) } }
         var buf = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = buf.withUnsafeMutableBytes { Glibc.read(i, $0.baseAddress, $0.count) }
@@ -85,7 +86,9 @@ extension FS {
             }
             try writeAll(o, Array(buf[0..<n]), path: dst)
         }
-        if fchmod(o, mode_t(mode)) != 0 { throw SysError(op: "fchmod", path: dst, errno: errno) }
+        try fchmod(o, mode, path: dst)
+        open = false
+        try closeChecked(o, path: dst)
     }
 
     /// The first `count` bytes of a file (fewer when it is shorter); nil when it cannot be read.

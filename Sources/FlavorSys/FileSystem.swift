@@ -15,8 +15,27 @@ public enum FS {
         try sys("openat", path) { Glibc.openat(dir, path, flags | O_CLOEXEC, mode_t(mode)) }
     }
 
-    /// `close` is never retried: on Linux the fd is gone even when it reports EINTR.
+    /// `close` is never retried: on Linux the fd is gone even when it reports EINTR. For a
+    /// descriptor given up on an error path; a file being published uses `closeChecked`.
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// Closes `fd` (exactly once) and reports a failure: on NFS and some FUSE file systems a
+    /// delayed write error (EIO, ENOSPC, EDQUOT) surfaces only here. EINTR is not a failure:
+    /// the descriptor is closed and Linux has already dealt with the data.
+    public static func closeChecked(_ fd: Int32, path: String) throws(SysError) {
+        if Glibc.close(fd) != 0 && Glibc.errno != EINTR { throw SysError(op: "close", path: path, errno: Glibc.errno) }
+    }
+
+    public static func fchmod(_ fd: Int32, _ mode: UInt32, path: String) throws(SysError) {
+        _ = try sys("fchmod", path) { Glibc.fchmod(fd, mode_t(mode)) }
+    }
+
+    /// The process umask. Reading it means setting it: call once, before threads create files.
+    public static func processUmask() -> UInt32 {
+        let m = Glibc.umask(0o022)
+        _ = Glibc.umask(m)
+        return UInt32(m)
+    }
 
     /// Writes all of `buf`, looping over short writes.
     public static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, path: String = "") throws(SysError) {
@@ -89,16 +108,22 @@ public enum FS {
     }
 
     /// Writes `bytes` to `path` through a temporary name and rename, so readers never see half a file.
+    /// The descriptor is closed exactly once on every path, and a failed write, fchmod or close
+    /// leaves neither `path` changed nor the temporary behind.
     public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(SysError) {
         let tmp = path + ".tmp.\(getpid())"
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        var open = true
         do throws(SysError) {
             try writeAll(fd, bytes, path: tmp)
-            _ = try sys("fchmod", tmp) { Glibc.fchmod(fd, mode_t(mode)) }
-            close(fd)
+            try fchmod(fd, mode, path: tmp)
+            open = false
+            try closeChecked(fd, path: tmp)
             try rename(tmp, path)
         } catch {
-            close(fd); _ = Glibc.unlink(tmp); throw error
+            if open { close(fd) }
+            _ = Glibc.unlink(tmp)
+            throw error
         }
     }
 
@@ -231,7 +256,9 @@ public enum FS {
         }
     }
 
-    public static func fsync(_ fd: Int32) { _ = Glibc.fsync(fd) }
+    public static func fsync(_ fd: Int32, path: String) throws(SysError) {
+        _ = try sys("fsync", path) { Glibc.fsync(fd) }
+    }
 
     public static func ftruncate(_ fd: Int32, _ size: Int, path: String = "") throws(SysError) {
         _ = try sys("ftruncate", path) { Glibc.ftruncate(fd, off_t(size)) }
@@ -270,9 +297,9 @@ public enum Env {
 
     /// The variables whose "NAME=" starts with one of `prefixes`, from one pass over environ;
     /// Strings are built only for those (the launcher reads its settings on every start).
-    /// (Three prefixes as parameters, not an array: an array literal of StaticString costs a
+    /// (Four prefixes as parameters, not an array: an array literal of StaticString costs a
     /// generic metadata instantiation on every start.)
-    public static func subset(_ a: StaticString, _ b: StaticString, _ c: StaticString) -> EnvSubset {
+    public static func subset(_ a: StaticString, _ b: StaticString, _ c: StaticString, _ d: StaticString) -> EnvSubset {
         var out = EnvSubset()
         var p = environ
         while let entry = p.pointee {
@@ -284,7 +311,7 @@ public enum Env {
                     return i == pb.count
                 }
             }
-            let matched = starts(a) || starts(b) || starts(c)
+            let matched = starts(a) || starts(b) || starts(c) || starts(d)
             guard matched, let eq = strchr(entry, 0x3D) else { continue }
             let nameLength = entry.distance(to: eq)
             let name = String(decoding: UnsafeRawBufferPointer(start: entry, count: nameLength), as: UTF8.self)

@@ -22,13 +22,13 @@ struct Result {
 }
 
 /// Runs a program with stdout and stderr into one file (no pipe to fill up), FLAVOR_* variables
-/// of the test runner removed except FLAVOR_IO (scripts/test runs the suite once per write backend).
+/// of the test runner removed (a test says what it wants).
 func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> Result {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
     var e = ProcessInfo.processInfo.environment
-    for k in e.keys where k.hasPrefix("FLAVOR_") && k != "FLAVOR_IO" { e[k] = nil }
+    for k in e.keys where k.hasPrefix("FLAVOR_") { e[k] = nil }
     for (k, v) in env { e[k] = v }
     p.environment = e
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("flavor-bench-test-\(UUID().uuidString).log")

@@ -102,12 +102,12 @@ struct CLITests {
         #expect((slots[1]["size"] as? Int ?? 0) < (slots[1]["original_size"] as? Int ?? 0))
     }
 
-    @Test("extract-all reproduces the source tree under the slot targets")
-    func extractAll() throws {
+    @Test("extract-all reproduces the source tree under the slot targets", arguments: IOVariant.allCases)
+    func extractAll(_ io: IOVariant) throws {
         let app = try DemoApp()
         let pkg = try flavorPack(try app.manifest(), app.dir.sub("demo.psp"))
         let out = app.dir.sub("out")
-        let r = try run(Tools.flavor, ["extract-all", pkg, out])
+        let r = try run(Tools.flavor, ["extract-all", pkg, out], env: io.env)
         #expect(r.status == 0, "\(r.output)")
         let diff = try run("/usr/bin/diff", ["-r", app.dir.sub("tree/data"), out + "/data"])
         #expect(diff.status == 0, "\(diff.output)")

@@ -18,7 +18,7 @@ struct DuplicateKeyTests {
         var plan = try Manifest.load(path: Tools.repoRoot + "/examples/hello/manifest.json", options: options)
         plan.extraMetadata.append(("execution", .object([("command", .string("/bin/echo PWNED")), ("env", .object([]))])))
         let out = dir + "/hello.psp"
-        _ = try Packer.pack(plan, to: out)
+        _ = try Packer.pack(plan, to: out, settings: Settings(lookup: { _ in nil }))
         return out
     }
 

@@ -9,12 +9,12 @@ struct LauncherTests {
         #expect(r.status == 0 && r.stdout.contains("flavor-launcher"))
     }
 
-    @Test("a package runs its command with user args, env and the extracted files")
-    func runs() throws {
+    @Test("a package runs its command with user args, env and the extracted files", arguments: IOVariant.allCases)
+    func runs(_ io: IOVariant) throws {
         let app = try DemoApp()
         let pkg = try flavorPack(try app.manifest(extra: ", \"runtime\": {\"env\": {\"set\": {\"APP_MODE\": \"prod\"}}}"), app.dir.sub("demo.psp"))
         let cache = app.dir.sub("cache")
-        let r = try run(pkg, ["a", "b c"], env: ["FLAVOR_CACHE_DIR": cache])
+        let r = try run(pkg, ["a", "b c"], env: io.env.merging(["FLAVOR_CACHE_DIR": cache]) { $1 })
         #expect(r.status == 0, "\(r.output)")
         #expect(r.stdout.contains("args:a b c"))
         #expect(r.stdout.contains("GREETING=hi"))
@@ -284,6 +284,10 @@ final class TinyFS {
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         mounted = (try? run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path]).status) == 0
     }
+    /// Grows (or shrinks) the mounted file system in place.
+    func resize(_ size: String) -> Bool {
+        mounted && (try? run("/bin/mount", ["-o", "remount,size=\(size)", path]).status) == 0
+    }
     deinit {
         if mounted { _ = try? run("/bin/umount", [path]) }
         try? FileManager.default.removeItem(atPath: path)
@@ -302,9 +306,9 @@ struct DiskFullTests {
         return (app, try app.manifest())
     }
 
-    @Test("a launch that runs out of space fails with the reason, runs nothing, and leaves no trusted workenv",
-          arguments: [false, true])
-    func launchDiskFull(chunked: Bool) throws {
+    @Test("a launch that runs out of space fails with the reason, runs nothing, leaves no trusted workenv, and runs once there is room",
+          arguments: [false, true], IOVariant.allCases)
+    func launchDiskFull(chunked: Bool, io: IOVariant) throws {
         let (app, m) = try Self.bigApp()
         // chunked: the 3 MiB file becomes a chunked gzip member, written by every worker with pwrite.
         let pkg = try flavorPack(m, app.dir.sub("demo.psp"), env: chunked ? ChunkedSlotTests.env : [:])
@@ -312,7 +316,8 @@ struct DiskFullTests {
         let fs = TinyFS(size: "1m")
         try #require(fs.mounted)
         let marker = app.dir.sub("ran")
-        let r = try run(pkg, [], env: ["FLAVOR_CACHE_DIR": fs.path, "MARKER": marker])
+        let env = io.env.merging(["FLAVOR_CACHE_DIR": fs.path, "MARKER": marker]) { $1 }
+        let r = try run(pkg, [], env: env)
         #expect(r.status != 0)
         #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: marker))
@@ -320,6 +325,13 @@ struct DiskFullTests {
         #expect(!FileManager.default.fileExists(atPath: fs.path + "/workenv/demo"))
         let staging = (try? FileManager.default.contentsOfDirectory(atPath: fs.path + "/workenv/.demo.pspf/tmp")) ?? []
         #expect(staging.isEmpty, "\(staging)")
+        // The same cache, grown: the next launch extracts everything and runs.
+        try #require(fs.resize("16m"))
+        let again = try run(pkg, ["after"], env: env)
+        #expect(again.status == 0 && again.stdout.contains("args:after"), "\(again.output)")
+        #expect(FileManager.default.fileExists(atPath: marker))
+        let blob = try Data(contentsOf: URL(fileURLWithPath: fs.path + "/workenv/demo/data/blob.bin"))
+        #expect(blob == (try Data(contentsOf: URL(fileURLWithPath: app.dir.sub("tree/data/blob.bin")))))
     }
 
     @Test("a pack whose output runs out of space fails and leaves no partial file (nor spool)", arguments: [false, true])

@@ -34,6 +34,22 @@ enum Tools {
     }
 }
 
+/// How a launch or extraction writes files: plain syscalls, io_uring (from the first file on,
+/// as FLAVOR_IO=uring gives once a slot has more than a handful of files), or plain syscalls
+/// with every gzip tar slot through the streaming extractor. Tests that exercise extraction
+/// take `IOVariant.allCases` as arguments and pass `env` to the program they run.
+enum IOVariant: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case posix, uring, streamed
+    var testDescription: String { rawValue }
+    var env: [String: String] {
+        switch self {
+        case .posix: return ["FLAVOR_IO": "posix"]
+        case .uring: return ["FLAVOR_IO": "uring"]
+        case .streamed: return ["FLAVOR_IO": "posix", "FLAVOR_STREAM_THRESHOLD": "0"]
+        }
+    }
+}
+
 struct RunResult {
     var status: Int32
     var stdout: String
@@ -49,10 +65,8 @@ func run(_ exe: String, _ args: [String] = [], env: [String: String] = [:], cwd:
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
     var e = inheritEnv ? ProcessInfo.processInfo.environment : [:]
-    // The suite runs once per write backend and once streaming every slot (scripts/test), so
-    // FLAVOR_IO and FLAVOR_STREAM_THRESHOLD pass through.
-    let kept: Set<String> = ["FLAVOR_REQUIRE", "FLAVOR_IO", "FLAVOR_STREAM_THRESHOLD"]
-    for k in e.keys where k.hasPrefix("FLAVOR_") && !kept.contains(k) { e[k] = nil }
+    // A test says which backend and thresholds it wants (IOVariant); none leak from the runner.
+    for k in e.keys where k.hasPrefix("FLAVOR_") && k != "FLAVOR_REQUIRE" { e[k] = nil }
     for (k, v) in env { e[k] = v }
     p.environment = e
     if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }

@@ -5,30 +5,7 @@ import Testing
 struct WriteBackendTests {
     /// Runs a program with io_uring_setup refused by seccomp (EPERM), as Docker's default profile does.
     static func noUringWrapper(_ d: TempDir) throws -> String {
-        try d.write("no-uring.c", """
-            #include <errno.h>
-            #include <linux/filter.h>
-            #include <linux/seccomp.h>
-            #include <stddef.h>
-            #include <sys/prctl.h>
-            #include <sys/syscall.h>
-            #include <unistd.h>
-            int main(int argc, char **argv) {
-                struct sock_filter f[] = {
-                    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-                    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-                    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-                };
-                struct sock_fprog prog = { sizeof f / sizeof f[0], f };
-                if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) return 126;
-                execv(argv[1], argv + 1);
-                return 127;
-            }
-            """)
-        let r = try run("/usr/bin/cc", ["-O", "-o", d.sub("no-uring"), d.sub("no-uring.c")])
-        try #require(r.status == 0, "cc: \(r.output)")
-        return d.sub("no-uring")
+        try FaultShim.refusing("io_uring_setup", errno: "EPERM")
     }
 
     @Test("with FLAVOR_IO=uring the extraction really goes through io_uring (once a slot has more than a handful of files)")

@@ -45,7 +45,7 @@ private final class Scratch {
         plan.minGlibc = minGlibc
         plan.sourceDateEpoch = 1_700_000_000
         let out = path + "/" + name
-        _ = try Packer.pack(plan, to: out)
+        _ = try Packer.pack(plan, to: out, settings: .forTests())
         return out
     }
 
@@ -83,7 +83,7 @@ private func launch(_ exe: String, _ args: [String] = [], env: [String: String],
     let p = Process()
     p.executableURL = URL(fileURLWithPath: wrapper.first ?? exe)
     p.arguments = wrapper.isEmpty ? args : Array(wrapper.dropFirst()) + [exe] + args
-    var e = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLAVOR_") || $0.key == "FLAVOR_IO" }
+    var e = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLAVOR_") }
     for (k, v) in env { e[k] = v }
     p.environment = e
     let out = Pipe(), err = Pipe()

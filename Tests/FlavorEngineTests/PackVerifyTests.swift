@@ -71,7 +71,7 @@ private struct Fixture {
     @discardableResult
     func pack(_ name: String = "demo.psp", seed: String = "t") throws -> String {
         let output = base + "/out/" + name
-        _ = try Packer.pack(try plan(seed: seed), to: output)
+        _ = try Packer.pack(try plan(seed: seed), to: output, settings: .forTests())
         return output
     }
 
@@ -191,15 +191,15 @@ struct PackVerifyTests {
         #expect(SlotDescriptor.checksumPrefix(SHA256.hash(Array("bin/hello.sh".utf8))) == 0xa56b_ae1f_22d8_0ad4)
     }
 
-    @Test("extracting every slot gives back exactly the source tree under the slot targets")
-    func extractsTree() throws {
+    @Test("extracting every slot gives back exactly the source tree under the slot targets", arguments: IOVariant.allCases)
+    func extractsTree(_ io: IOVariant) throws {
         let f = try Fixture(); defer { f.remove() }
         let pkg = try PackageReader(path: try f.pack())
         let m = try Verifier.verifyHeader(pkg)
         let root = f.base + "/extract"
-        let writer = try TreeWriter(root: root)
-        let raw = try Extractor.extract(pkg, slot: 0, metadata: m, into: writer)
-        let tree = try Extractor.extract(pkg, slot: 1, metadata: m, into: writer)
+        let writer = try io.writer(root)
+        let raw = try Extractor.extract(pkg, slot: 0, metadata: m, into: writer, settings: io.settings)
+        let tree = try Extractor.extract(pkg, slot: 1, metadata: m, into: writer, settings: io.settings)
 
         #expect(raw.relativePath == "bin/hello.sh")
         #expect(raw.files == 1)
@@ -402,7 +402,7 @@ struct ExtractorRefusalTests {
         #expect(pkg.descriptors[1].originalSize != truth)
         let root = f.base + "/extract"
         let err = #expect(throws: EngineError.self) {
-            _ = try Extractor.extract(pkg, slot: 1, metadata: m, into: try TreeWriter(root: root))
+            _ = try Extractor.extract(pkg, slot: 1, metadata: m, into: try plainWriter(root), settings: .forTests())
         }
         #expect(err?.kind == .extraction)
     }
@@ -411,7 +411,7 @@ struct ExtractorRefusalTests {
     func honestOriginalSize() throws {
         let f = try Fixture(); defer { f.remove() }
         let (pkg, m) = try editedTreeSlot(f) { _ in }
-        let out = try Extractor.extract(pkg, slot: 1, metadata: m, into: try TreeWriter(root: f.base + "/extract"))
+        let out = try Extractor.extract(pkg, slot: 1, metadata: m, into: try plainWriter(f.base + "/extract"), settings: .forTests())
         #expect(out.files == 3)
     }
 
@@ -422,7 +422,7 @@ struct ExtractorRefusalTests {
         let f = try Fixture(); defer { f.remove() }
         let (pkg, m) = try editedTreeSlot(f) { d in d.operations = ops }
         let err = #expect(throws: EngineError.self) {
-            _ = try Extractor.extract(pkg, slot: 1, metadata: m, into: try TreeWriter(root: f.base + "/extract"))
+            _ = try Extractor.extract(pkg, slot: 1, metadata: m, into: try plainWriter(f.base + "/extract"), settings: .forTests())
         }
         #expect(err?.kind == .extraction)
     }
@@ -432,7 +432,7 @@ struct ExtractorRefusalTests {
         let f = try Fixture(); defer { f.remove() }
         let (pkg, m) = try editedTreeSlot(f) { d in d.originalSize = UInt64.max }
         let err = #expect(throws: EngineError.self) {
-            _ = try Extractor.extract(pkg, slot: 1, metadata: m, into: try TreeWriter(root: f.base + "/extract"))
+            _ = try Extractor.extract(pkg, slot: 1, metadata: m, into: try plainWriter(f.base + "/extract"), settings: .forTests())
         }
         #expect(err?.kind == .extraction)
     }

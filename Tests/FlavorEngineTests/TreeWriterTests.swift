@@ -123,7 +123,7 @@ struct TreeWriterWriteTests {
     @Test("writeFile creates parent directories and the file with its bytes and mode")
     func writesFile() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try write(w, "a/b/c.txt", Array("hello".utf8), mode: 0o640)
         #expect(s.contents("a/b/c.txt") == Array("hello".utf8))
         #expect(s.mode("a/b/c.txt") == 0o640)
@@ -135,7 +135,7 @@ struct TreeWriterWriteTests {
           arguments: ["/etc/passwd", "../x", "a/../../x", "", "."])
     func refusesUnsafePath(path: String) throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         let err = #expect(throws: EngineError.self) { try write(w, path, [1, 2, 3]) }
         #expect(err?.kind == .extraction)
         #expect(s.outsideEntries() == ["root"])
@@ -147,7 +147,7 @@ struct TreeWriterWriteTests {
     ] as [(UInt32, UInt32)])
     func modeMasking(mode: UInt32, expected: UInt32) throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try write(w, "f", [0x41], mode: mode)
         #expect(s.mode("f") == expected)
     }
@@ -157,7 +157,7 @@ struct TreeWriterWriteTests {
     ])
     func refusesEscapingSymlink(link: String, target: String) throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try write(w, "keep", [1])
         let err = #expect(throws: EngineError.self) { try w.makeSymlink(link, target: target, what: "test") }
         #expect(err?.kind == .extraction)
@@ -167,7 +167,7 @@ struct TreeWriterWriteTests {
     @Test("a symlink inside the root is created and writes through it are refused")
     func noWritesThroughOwnSymlink() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try write(w, "sub/real", [1])
         try w.makeSymlink("lnk", target: "sub", what: "test")
         #expect(s.isSymlink("lnk"))
@@ -189,7 +189,7 @@ struct TreeWriterWriteTests {
         try FileManager.default.createSymbolicLink(atPath: s.root + "/dir", withDestinationPath: outside)
         try FileManager.default.createSymbolicLink(atPath: s.root + "/file", withDestinationPath: outside + "/victim")
 
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         let e1 = #expect(throws: EngineError.self) { try write(w, "dir/new", [1]) }
         #expect(e1?.kind == .extraction)
         let e2 = #expect(throws: EngineError.self) { try write(w, "file", [1]) }
@@ -203,7 +203,7 @@ struct TreeWriterWriteTests {
     @Test("a hard link is created inside the root and one whose target escapes is refused")
     func hardLinks() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try write(w, "orig", [7, 7])
         try w.makeHardlink("copy", target: "orig", what: "test")
         #expect(s.contents("copy") == [7, 7])
@@ -242,7 +242,7 @@ struct TreeWriterTarTests {
     @Test("a plain archive is unpacked with its files, directories and symlinks")
     func plainArchive() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try extract(w, archive([
             member(.directory, "app", mode: 0o755),
             member(.file, "app/run", mode: 0o755, data: Array("#!/bin/sh\n".utf8)),
@@ -265,7 +265,7 @@ struct TreeWriterTarTests {
         let outside = s.base + "/outside"
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
         try Data([5]).write(to: URL(fileURLWithPath: outside + "/victim"))
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         let err = #expect(throws: EngineError.self) { try extract(w, archive(a.members)) }
         #expect(err?.kind == .extraction)
         #expect(s.outsideEntries() == ["outside", "root"])
@@ -279,7 +279,7 @@ struct TreeWriterTarTests {
     @Test("setuid bits in tar member modes are masked and plain modes are kept")
     func memberModes() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try extract(w, archive([
             member(.file, "plain", mode: 0o755, data: [1]),
             member(.file, "suid", mode: 0o4755, data: [2]),
@@ -294,7 +294,7 @@ struct TreeWriterTarTests {
     @Test("a read-only directory member still gets its children written")
     func readOnlyDirectoryChildren() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try extract(w, archive([
             member(.directory, "ro", mode: 0o555),
             member(.file, "ro/f", mode: 0o644, data: Array("child".utf8)),
@@ -309,7 +309,7 @@ struct TreeWriterTarTests {
     @Test("a read-only directory member keeps owner rwx after finish(), so the workenv stays removable")
     func readOnlyDirectoryMode() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try extract(w, archive([
             member(.directory, "ro", mode: 0o555),
             member(.file, "ro/f", mode: 0o644, data: Array("child".utf8)),
@@ -323,7 +323,7 @@ struct TreeWriterTarTests {
     @Test("directory member modes are applied by finish()")
     func directoryModeApplied() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         try extract(w, archive([member(.directory, "d", mode: 0o750), member(.file, "d/f", data: [1])]))
         try w.finish()
         #expect(s.mode("d") == 0o750)
@@ -332,7 +332,7 @@ struct TreeWriterTarTests {
     @Test("a symlink chain cannot be used to point a link outside the root")
     func symlinkChainEscape() throws {
         let s = try Sandbox(); defer { s.remove() }
-        let w = try TreeWriter(root: s.root)
+        let w = try plainWriter(s.root)
         let result = Result<Void, EngineError>(catching: { () throws(EngineError) in
             try extract(w, archive([member(.symlink, "d", link: "."), member(.symlink, "e", link: "d/..")]))
         })
