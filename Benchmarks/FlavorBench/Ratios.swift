@@ -22,6 +22,7 @@ enum Ratios {
         ("warm/ours÷floor", "warm launch p50: ours ÷ exec floor (gate)", "warm/ours", "warm/floor"),
         ("warm/ours÷rs", "warm launch p50: ours ÷ upstream rs (interleaved together)", "warm/ours_mixed", "warm/rs"),
         ("warm/ours÷go", "warm launch p50: ours ÷ upstream go (interleaved together)", "warm/ours_mixed", "warm/go"),
+        ("warm/ours_policy÷ours", "warm launch p50: under a trusted-key policy ÷ without", "warm/ours_policy", "warm/ours"),
         ("warm/ours_disk÷floor", "warm launch p50, package on disk: ours ÷ exec floor", "warm/ours_disk", "warm/floor"),
     ]
 

@@ -285,6 +285,21 @@ final class CorpusBench {
             try spawner.measure(Command([pkg], env: e), what: "flavor-launcher (package on disk): first launch")
             v.insert(Variant(id: "ours_disk", label: "flavor-launcher, package on \(filesystemType(tmp))", command: { _ in Command([pkg], env: e) }), at: 1)
         }
+        // The same warm start under an operator policy that requires a trusted key (the package's,
+        // trusted with `flavor trust add`): the cost of policy enforcement on every start.
+        if let ours = v.first(where: { $0.id == "ours" }) {
+            let conf = w + "/policy-config"
+            try makeDirs(conf)
+            _ = try checked([tools.flavor, "keygen", "--seed", "flavor-bench", "--out-dir", conf + "/keys", "--force", "-q"], what: "the bench's key pair")
+            _ = try checked([tools.flavor, "trust", "add", conf + "/keys/flavor-public.key", "-q"], env: ["FLAVOR_CONFIG_DIR": conf],
+                            what: "flavor trust add")
+            try #"{"version": 1, "trust": {"require_trusted_key": true}, "execution": {"refuse_root": false}}"#
+                .write(toFile: conf + "/policy.json", atomically: true, encoding: .utf8)
+            let e: [String: String?] = ["FLAVOR_CACHE_DIR": "\(w)/ours", "FLAVOR_CONFIG_DIR": conf]
+            try spawner.measure(Command([out + "/ours.psp"], env: e), what: "flavor-launcher under a trusted-key policy")
+            v.insert(Variant(id: "ours_policy", label: "flavor-launcher, policy requiring a trusted key", command: { _ in Command([self.out + "/ours.psp"], env: e) }),
+                     at: v.firstIndex { $0.id == ours.id }! + 1)
+        }
         let floor = oursWorkenv + "/bin/noop"
         guard FileManager.default.isExecutableFile(atPath: floor) else { throw BenchError("\(floor): the no-op payload is not in the workenv") }
         v.append(Variant(id: "floor", label: "launch floor: exec of the payload", command: { _ in Command([floor]) }))

@@ -1,37 +1,25 @@
-import FoundationEssentials
+import FlavorFormat
 import FlavorSys
 
 /// Ed25519 key files as upstream `flavor keygen` writes them (spec §7): PKCS#8 and SPKI PEM.
 public enum KeyFiles {
-    static let pkcs8Prefix: [UInt8] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
-    static let spkiPrefix: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+    static let pkcs8Prefix = PEM.pkcs8Prefix
+    static let spkiPrefix = PEM.spkiPrefix
 
     public static func privatePEM(seed: [UInt8]) -> String {
-        pem("PRIVATE KEY", pkcs8Prefix + seed)
+        PEM.encode("PRIVATE KEY", pkcs8Prefix + seed)
     }
 
     public static func publicPEM(publicKey: [UInt8]) -> String {
-        pem("PUBLIC KEY", spkiPrefix + publicKey)
-    }
-
-    static func pem(_ label: String, _ der: [UInt8]) -> String {
-        let b64 = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
-        return "-----BEGIN \(label)-----\n\(b64)\n-----END \(label)-----\n"
+        PEM.spkiPEM(publicKey: publicKey)
     }
 
     /// (label, DER bytes) of the first PEM block in `text`.
     static func decodePEM(_ text: String, file: String) throws(BuildError) -> (String, [UInt8]) {
-        let lines = text.split(whereSeparator: \.isNewline).map { line in
-            String(line.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-        }
-        guard let begin = lines.firstIndex(where: { $0.hasPrefix("-----BEGIN ") }),
-              let end = lines[begin...].firstIndex(where: { $0.hasPrefix("-----END ") }) else {
-            throw BuildError("\(file): not a PEM file (no BEGIN/END lines)")
-        }
-        let label = String(lines[begin].dropFirst(11).dropLast(5))
-        let body = lines[(begin + 1)..<end].joined()
-        guard let data = Data(base64Encoded: body) else { throw BuildError("\(file): PEM body is not valid base64") }
-        return (label, [UInt8](data))
+        do {
+            let b = try PEM.firstBlock(Array(text.utf8))
+            return (b.label, b.der)
+        } catch { throw BuildError("\(file): \(error.reason)") }
     }
 
     /// The 32-byte seed from a private key file (PKCS#8 "PRIVATE KEY" or raw "ED25519 PRIVATE KEY").
@@ -44,8 +32,7 @@ public enum KeyFiles {
 
     public static func readPublicKey(_ path: String) throws(BuildError) -> [UInt8] {
         let (label, der) = try decodePEM(try readText(path), file: path)
-        if label == "PUBLIC KEY", der.count == 44, Array(der[0..<12]) == spkiPrefix { return Array(der[12...]) }
-        if label == "ED25519 PUBLIC KEY", der.count == 32 { return der }
+        if let key = PEM.ed25519PublicKey(PEM.Block(label: label, der: der)) { return key }
         throw BuildError("\(path): not an Ed25519 public key (expected SPKI \"PUBLIC KEY\", 44 bytes; got \"\(label)\", \(der.count) bytes)")
     }
 

@@ -60,6 +60,16 @@ public enum Manifest {
         for key in ["cache_validation", "runtime", "workenv"] {
             if let v = json[key] { plan.extraMetadata.append((key, v)) }
         }
+        if let v = json["policy"], !v.isNull {
+            // Checked as the launcher will read it, and written with all four keys (upstream's Rust
+            // launcher ignores a package policy that lacks one).
+            let p: PackagePolicy
+            do { p = try PackagePolicy(json: v, package: file) } catch { throw BuildError(error.message) }
+            plan.extraMetadata.append(("policy", .object([
+                ("platforms", .array(p.platforms.map { .string($0) })), ("refuse_root", .bool(p.refuseRoot)),
+                ("max_age_days", p.maxAgeDays.map { .int(Int64($0)) } ?? .null), ("require_env", .array(p.requireEnv.map { .string($0) })),
+            ])))
+        }
         for (i, c) in (json["setup_commands"]?.arrayValue ?? []).enumerated() {
             if let s = c.stringValue {
                 plan.setupCommands.append(.object([("type", .string("execute")), ("command", .string(s))]))

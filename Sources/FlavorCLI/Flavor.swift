@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlavorEngine
+import FlavorFormat
 import FlavorSys
 
 @main
@@ -14,7 +15,8 @@ struct Flavor: ParsableCommand {
         """,
         version: Packer.toolVersion,
         subcommands: [PackCommand.self, VerifyCommand.self, InspectCommand.self, ExtractCommand.self,
-                      ExtractAllCommand.self, KeygenCommand.self, WorkenvCommand.self, BenchCommand.self])
+                      ExtractAllCommand.self, KeygenCommand.self, WorkenvCommand.self, BenchCommand.self,
+                      TrustCommand.self, PolicyCommand.self, InitCommand.self])
 }
 
 /// The environment's configuration, read once for the whole command and passed down from here.
@@ -35,6 +37,13 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 }
 
 func printLine(_ s: String) { Process.printOut(s + "\n") }
+
+/// The package at `path` with its header verified (index, metadata, signature), or exit `code`.
+func openVerified(_ path: String, code: Int32 = 1) -> (PackageReader, Metadata) {
+    let pkg: PackageReader
+    do { pkg = try PackageReader(path: path) } catch { fail(error.message, code: code) }
+    do { return (pkg, try Verifier.verifyHeader(pkg)) } catch { fail(error.message, code: code) }
+}
 
 /// The launcher that sits next to this flavor executable: the Embedded Swift build when
 /// scripts/build-embedded-launcher made one (no Swift runtime: 1.9 MB, a faster warm start),

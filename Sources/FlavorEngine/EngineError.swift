@@ -13,6 +13,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case config          // bad manifest, key, flag or environment
         case execution       // cannot run the payload / setup command failed
         case dependency      // the system lacks what the package needs (glibc too old)
+        case policy          // the operator's or the package's policy refuses this launch
     }
 
     public var kind: Kind

@@ -13,6 +13,8 @@ public enum LauncherExit {
     public static let integrity: Int32 = 107
     public static let config: Int32 = 109
     public static let dependency: Int32 = 110
+    /// Ours: refused by policy (upstream Rust exits 1, which a payload also uses; Go 104).
+    public static let policy: Int32 = 111
 
     /// What the user can do about it, appended to the one error line.
     public static func hint(for e: EngineError) -> String {
@@ -21,7 +23,7 @@ public enum LauncherExit {
         case .unreadable, .format: return " (not a complete PSPF/2025 package; was the download cut short?)"
         case .io: return " (check free space and permissions of the cache, or set FLAVOR_CACHE_DIR)"
         case .extraction: return " (the workenv was not published; the next launch retries)"
-        case .config, .execution, .dependency: return ""
+        case .config, .execution, .dependency, .policy: return ""
         }
     }
 
@@ -34,6 +36,7 @@ public enum LauncherExit {
         case .config: return config
         case .execution: return execution
         case .dependency: return dependency
+        case .policy: return policy
         }
     }
 }
@@ -57,9 +60,10 @@ public enum Launch {
 
     /// Opens and verifies the package per FLAVOR_VALIDATION; returns reader and metadata.
     /// `deferSlots` (a normal launch): the slot list is parsed only if something needs it.
-    public static func open(_ pkg: PackageReader, settings: Settings, deferSlots: Bool = false) throws(EngineError) -> (PackageReader, Metadata) {
+    public static func open(_ pkg: PackageReader, settings: Settings, deferSlots: Bool = false,
+                            warn: (String) -> Void = { Process.printError("flavor-launcher: " + $0) }) throws(EngineError) -> (PackageReader, Metadata) {
         if settings.validation == .none {
-            Process.printError("flavor-launcher: ⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
+            warn("⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
             let json = try pkg.metadataJSONBytes()
             return (pkg, try consistent(pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)))
         }
@@ -67,7 +71,7 @@ public enum Launch {
             return (pkg, try Verifier.verifyHeader(pkg, deferSlots: deferSlots))
         } catch {
             guard settings.validation == .relaxed || settings.validation == .minimal else { throw error }
-            Process.printError("flavor-launcher: warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
+            warn("warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
             let json = try pkg.metadataJSONBytes()
             return (pkg, try consistent(pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)))
         }
@@ -86,6 +90,7 @@ public enum Launch {
     public static func run(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
         // A warm start needs no slot entries: their parse (which grows with the package) is deferred.
         let (pkg, m) = try open(package, settings: settings, deferSlots: true)
+        try Policy.enforce(pkg, m, settings: settings)
         let exe = pkg.path
         let paths = try prepare(pkg, m, settings: settings)
         let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, exePath: exe, userArgs: args,

@@ -44,10 +44,15 @@ public struct Settings: Sendable {
     /// command sees (empty unless `fromEnvironment` filled it).
     public var environment: [String] = []
 
-    // Build side (flavor pack); the launcher ignores these.
+    // Trust store and operator policy (spec §7).
     public var xdgConfigHome: String?
     public var configDir: String?
     public var trustedKeysDir: String?
+    /// The system's config root, /etc/flavor; FLAVOR_SYSTEM_CONFIG_DIR moves it (ours: for tests,
+    /// and images that keep configuration elsewhere).
+    public var systemConfigDir = "/etc/flavor"
+
+    // Build side (flavor pack); the launcher ignores these.
     public var launcherBin: String?
     public var gzipLevel: Int32?
     public var buildCache: String?
@@ -89,6 +94,7 @@ public struct Settings: Sendable {
         xdgConfigHome = nonEmpty("XDG_CONFIG_HOME")
         configDir = nonEmpty("FLAVOR_CONFIG_DIR")
         trustedKeysDir = nonEmpty("FLAVOR_TRUSTED_KEYS_DIR")
+        if let d = nonEmpty("FLAVOR_SYSTEM_CONFIG_DIR") { systemConfigDir = d }
         launcherBin = nonEmpty("FLAVOR_LAUNCHER_BIN")
         if let v = lookup("FLAVOR_GZIP_LEVEL").flatMap({ Int32($0) }), (1...12).contains(v) { gzipLevel = v }
         buildCache = nonEmpty("FLAVOR_BUILD_CACHE")
@@ -96,6 +102,17 @@ public struct Settings: Sendable {
         sourceDateEpoch = lookup("SOURCE_DATE_EPOCH")
         corporaDir = nonEmpty("FLAVOR_CORPORA_DIR")
     }
+
+    /// The user's config root: FLAVOR_CONFIG_DIR, $XDG_CONFIG_HOME/flavor, ~/.config/flavor
+    /// (nil without any of them: no user configuration).
+    public var userConfigDir: String? {
+        if let d = configDir { return d }
+        if let x = xdgConfigHome { return x + "/flavor" }
+        return home.map { $0 + "/.config/flavor" }
+    }
+
+    /// The user's trusted-keys directory: FLAVOR_TRUSTED_KEYS_DIR, else <user config>/trusted-keys.
+    public var userTrustedKeysDir: String? { trustedKeysDir ?? userConfigDir.map { $0 + "/trusted-keys" } }
 
     /// The value of `name` in `environment` (the first one, as getenv).
     public func environmentValue(_ name: String) -> String? {

@@ -90,6 +90,14 @@ public enum Verifier {
             add("metadata-decode", countOK, countOK ? "\(m.slotCount) slots, package \(m.packageName) \(m.packageVersion)"
                 : "metadata lists \(m.slotCount) slots, slot table has \(pkg.descriptors.count)")
             if countOK { r.metadata = m }
+            let ph = idx.attestationPolicyHash
+            if ph.contains(where: { $0 != 0 }) {
+                // Upstream's canonical form: compact JSON with sorted keys (ASCII policies hash alike).
+                let computed = m.policy.map { hex(bytes: SHA256.hash($0.sortedKeys().serialized(pretty: false))) }
+                let stored = String(decoding: ph.prefix { $0 != 0 }, as: UTF8.self)
+                add("policy-hash", computed == stored, computed == nil ? "attestation_policy_hash is set but the metadata has no policy"
+                    : computed == stored ? "attestation_policy_hash = SHA-256 of the metadata policy" : "attestation_policy_hash \(stored) does not match the metadata policy (\(computed!))")
+            }
         } catch {
             add("metadata-decode", false, error.message)
         }

@@ -52,6 +52,11 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
     public var boolValue: Bool? {
         if case let .bool(b) = self { return b }
         return nil

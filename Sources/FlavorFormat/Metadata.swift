@@ -29,6 +29,10 @@ public struct Metadata: Sendable {
     /// `runtime.python.interpreter` ("{workenv}/python/bin/python3.11"), for the launcher's `python` command.
     public var pythonInterpreter: String? { partialJSON["runtime"]?["python"]?["interpreter"]?.stringValue }
 
+    /// `policy` (0.5.x): {platforms, refuse_root, max_age_days, require_env}; read from the parsed
+    /// top level, which a warm start has anyway.
+    public var policy: JSONValue? { partialJSON["policy"] }
+
     /// Metadata JSON over this size is refused: the Rust launcher caps it at 1 MiB too (spec §4.1).
     public static let maxJSONSize = 1 << 20
 
