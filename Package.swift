@@ -62,5 +62,9 @@ let package = Package(
         // Seeded generator shared by the harness's corpora and the fuzz-style tests.
         .target(name: "FlavorTestSupport", path: "Tests/FlavorTestSupport"),
         .testTarget(name: "FlavorBenchTests", dependencies: []),
+        // Fuzz targets (docs/RELIABILITY.md): libFuzzer when scripts/fuzz builds them, corpus replay otherwise.
+        .systemLibrary(name: "CFuzzDriver", path: "Tests/CFuzzDriver"),
+        .executableTarget(name: "flavor-fuzz", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys", "CFuzzDriver"],
+                          path: "Tests/FlavorFuzz", exclude: ["Corpus", "Regressions"]),
     ]
 )

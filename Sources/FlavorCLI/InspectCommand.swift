@@ -48,8 +48,19 @@ struct InspectCommand: ParsableCommand {
             lines.append("      \(sm?.checksum ?? "")")
             if let c = chunks { lines.append("      chunked gzip: \(c.chunks.count) chunks of \(c.chunkSize) bytes, decoded on every core") }
         }
+        // The view is shown even for a damaged package (that is when one looks), but a structure
+        // that no reader would accept makes the exit status say so.
+        var problems = [String]()
+        if idx.packageSize != UInt64(pkg.file.size) { problems.append("the index says \(idx.packageSize) bytes, the file has \(pkg.file.size)") }
+        for (i, d) in pkg.descriptors.enumerated() {
+            let (end, overflow) = d.offset.addingReportingOverflow(d.size)
+            if overflow || end > UInt64(pkg.file.size) { problems.append("slot \(i) (offset \(d.offset), \(d.size) bytes) lies outside the file") }
+        }
+        if m.slotCount != pkg.descriptors.count { problems.append("metadata lists \(m.slotCount) slots, the slot table has \(pkg.descriptors.count)") }
+        defer { if !problems.isEmpty { fail("\(package): " + problems.joined(separator: "; ") + " (flavor verify checks everything)") } }
         if global.json {
             printLine(JSONValue.object([
+                ("problems", .array(problems.map { .string($0) })),
                 ("package", .object([("path", .string(package)), ("name", .string(m.packageName)),
                                      ("version", .string(m.packageVersion)), ("size", .int(Int64(pkg.file.size))),
                                      ("format_version", .string("0x" + hex(UInt64(idx.formatVersion), width: 8))),

@@ -13,6 +13,9 @@ public final class TreeWriter {
     public let root: String
     private var checkedDirs: Set<String> = [""]
     private var symlinks: Set<String> = []
+    /// Every non-directory member placed so far: a second member of the same name is refused,
+    /// since one archive would then mean two trees (tar readers differ on which one wins).
+    private var placed: Set<String> = []
     private var deferredDirModes: [(String, UInt32)] = []
     /// Parent directory of the last file whose parents were checked (see prepareParents).
     private var lastParent: Substring?
@@ -136,7 +139,7 @@ public final class TreeWriter {
                     throw EngineError(.extraction, "\(what): \"\(rel)\": parent \"\(prefix)\" is not a directory")
                 }
             } else {
-                do { try FS.mkdir(full, 0o755) } catch { throw .sys(error, .extraction) }
+                do { try FS.mkdir(full, 0o755) } catch { throw EngineError(.extraction, "\(what): \(error)") }
             }
             checkedDirs.insert(prefix)
         }
@@ -157,6 +160,7 @@ public final class TreeWriter {
         }
         try prepareParents(rel, what: what)
         if !symlinks.isEmpty && symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
+        try place(rel, what: what)
         let full = root + "/" + rel
         let m = mode & 0o1777
         do throws(SysError) {
@@ -180,7 +184,7 @@ public final class TreeWriter {
                 try FS.closeChecked(fd, path: full)
             }
         } catch {
-            throw .sys(error, .extraction)
+            throw EngineError(.extraction, "\(what): \(error)")
         }
         filesWritten += 1
         bytesWritten += data.count
@@ -195,6 +199,7 @@ public final class TreeWriter {
         }
         try prepareParents(rel, what: what)
         if symlinks.contains(rel) { throw EngineError(.extraction, "\(what): refused \"\(rel)\": it is a symlink") }
+        try place(rel, what: what)
         let full = root + "/" + rel
         let m = mode & 0o1777
         do throws(SysError) {
@@ -203,7 +208,7 @@ public final class TreeWriter {
                 do throws(SysError) { try FS.fchmod(fd, m, path: full) } catch { FS.close(fd); throw error }
             }
             return StreamingFile(fd: fd, path: full)
-        } catch { throw .sys(error, .extraction) }
+        } catch { throw EngineError(.extraction, "\(what): \(error)") }
     }
 
     public func closeStreamingFile(_ f: StreamingFile, bytes: Int) throws(EngineError) {
@@ -226,9 +231,10 @@ public final class TreeWriter {
             throw EngineError(.extraction, "\(what): refused symlink \"\(rel)\" -> \"\(target)\" (points outside the extraction root)")
         }
         try prepareParents(rel, what: what)
+        try place(rel, what: what)
         let full = root + "/" + rel
         _ = Glibc.unlink(full)
-        do { try FS.symlink(target: target, at: full) } catch { throw .sys(error, .extraction) }
+        do { try FS.symlink(target: target, at: full) } catch { throw EngineError(.extraction, "\(what): \(error)") }
         symlinks.insert(rel)
         checkedDirs.remove(rel)
     }
@@ -240,9 +246,16 @@ public final class TreeWriter {
         try prepareParents(rel, what: what)
         try prepareParents(tgt, what: what)
         if symlinks.contains(tgt) { throw EngineError(.extraction, "\(what): refused hard link to symlink \"\(tgt)\"") }
+        try place(rel, what: what)
         let full = root + "/" + rel
         _ = Glibc.unlink(full)
-        do { try FS.link(root + "/" + tgt, full) } catch { throw .sys(error, .extraction) }
+        do { try FS.link(root + "/" + tgt, full) } catch { throw EngineError(.extraction, "\(what): \(error)") }
+    }
+
+    private func place(_ rel: String, what: String) throws(EngineError) {
+        guard placed.insert(rel).inserted else {
+            throw EngineError(.extraction, "\(what): refused a second member named \"\(rel)\" (the archive would describe two different trees)")
+        }
     }
 
     /// Unpacks a tar archive under the root.
