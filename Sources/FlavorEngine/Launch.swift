@@ -1,5 +1,8 @@
 import FlavorFormat
 import FlavorSys
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Launcher exit codes (spec §9.10).
 public enum LauncherExit {
@@ -124,11 +127,17 @@ public enum Launch {
     static func execute(_ plan: ExecPlan, settings: Settings) throws(EngineError) -> Int32 {
         if settings.execMode == .spawn {
             do { return try Exec.spawnAndWait(path: plan.program, argv: plan.argv, env: plan.env) } catch {
-                throw EngineError(.execution, "cannot run \(plan.program): \(error.reason)")
+                throw EngineError(.execution, "cannot run \(plan.program): \(error.reason)\(noexecHint(plan, error.errno, settings))")
             }
         }
         let e = Exec.execve(path: plan.program, argv: plan.argv, env: plan.env)
-        throw EngineError(.execution, "cannot exec \(plan.program): \(e.reason)")
+        throw EngineError(.execution, "cannot exec \(plan.program): \(e.reason)\(noexecHint(plan, e.errno, settings))")
+    }
+
+    /// /tmp and home directories are often mounted noexec: then no workenv there can run.
+    static func noexecHint(_ plan: ExecPlan, _ errno: Int32, _ s: Settings) -> String {
+        guard errno == EACCES, FS.isOnNoexecMount(plan.program) else { return "" }
+        return " (\(s.cacheRoot) is on a file system mounted noexec; set FLAVOR_CACHE_DIR to a directory where programs may run)"
     }
 
     /// FLAVOR_LAUNCHER_CLI=1 commands.

@@ -186,6 +186,12 @@ public enum FS {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// Whether `path` is on a file system mounted noexec.
+    public static func isOnNoexecMount(_ path: String) -> Bool {
+        var s = Glibc.statvfs()
+        return statvfs(path, &s) == 0 && s.f_flag & 8 != 0   // ST_NOEXEC (an enum glibc does not export to Swift)
+    }
+
     public static func readLink(_ path: String) throws(SysError) -> String {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = try sys("readlink", path) { Glibc.readlink(path, &buf, buf.count - 1) }

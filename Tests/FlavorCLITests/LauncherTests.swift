@@ -94,35 +94,6 @@ struct LauncherTests {
         #expect(r.stderr.contains("NOT being checked"))
     }
 
-    @Test("16 concurrent first launches all succeed with exactly one extraction")
-    func concurrentFirstLaunch() throws {
-        let app = try DemoApp()
-        let counter = app.dir.sub("extractions")
-        let m = try app.manifest(extra: ", \"setup_commands\": [{\"type\": \"execute\", \"command\": \"/bin/sh -c 'echo x >> \(counter)'\"}]")
-        let pkg = try flavorPack(m, app.dir.sub("demo.psp"))
-        let env = ["FLAVOR_CACHE_DIR": app.dir.sub("cache")]
-        // Start all 16 before waiting for any (a thread pool would run only 2 at a time here).
-        var procs = [Process]()
-        for i in 0..<16 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: pkg)
-            p.arguments = ["n\(i)"]
-            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-            #expect(FileManager.default.createFile(atPath: app.dir.sub("out\(i)"), contents: nil))
-            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: app.dir.sub("out\(i)")))
-            p.standardError = FileHandle.nullDevice
-            procs.append(p)
-        }
-        for p in procs { try startRetryingTextBusy(p) }
-        for (i, p) in procs.enumerated() {
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "launch \(i)")
-            #expect(try String(contentsOfFile: app.dir.sub("out\(i)"), encoding: .utf8).contains("args:n\(i)"))
-        }
-        let lines = try String(contentsOfFile: counter, encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == 1)
-    }
-
     @Test("a launch killed with SIGKILL during extraction is followed by a launch that re-extracts and runs")
     func killedDuringExtraction() throws {
         let app = try DemoApp()

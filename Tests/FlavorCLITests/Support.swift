@@ -141,7 +141,7 @@ struct DemoApp {
             echo "args:$*"
             echo "GREETING=$GREETING"
             echo "MODE=$APP_MODE"
-            cd "$FLAVOR_WORKENV" && find . -type f | LC_ALL=C sort | while read f; do echo "file:$f $(wc -c < "$f")"; done
+            [ -z "$NO_LISTING" ] && cd "$FLAVOR_WORKENV" && find . -type f | LC_ALL=C sort | while read f; do echo "file:$f $(wc -c < "$f")"; done
             [ -n "$MARKER" ] && echo ran > "$MARKER"
             exit 0
 

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <sys/uio.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
