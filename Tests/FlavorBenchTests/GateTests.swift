@@ -14,8 +14,10 @@ struct GateTests {
     /// to 4× (a debug build on a shared 2-core machine swings more than the 1.5× a release gate allows),
     /// so the unchanged build must pass; `FLAVOR_GZIP_LEVEL=1` in the measured commands' environment makes
     /// the payload larger than gzip -6's, a regression of the size ratio (limit 1.05×) that no amount of
-    /// machine noise can cause or hide. Timing regressions are the release gate's job (scripts/perf-gate).
-    @Test("gate: passes unchanged, fails on FLAVOR_GZIP_LEVEL=1 naming gate/size, --report-only exits 0", .timeLimit(.minutes(4)))
+    /// machine noise can cause or hide. Then a launcher made ten times slower on every start (a policy over
+/// a 3,000-key store) must trip the warm metric even at 4×: a slowdown no load can pass for noise.
+    @Test("gate: passes unchanged, fails on FLAVOR_GZIP_LEVEL=1 naming gate/size and on a 10×-slower launcher naming gate/warm, --report-only exits 0",
+          .timeLimit(.minutes(6)))
     func gateTrips() throws {
         let d = Scratch()
         try makeTextTree(d.sub("tree"), files: 120, seed: 7)
@@ -47,6 +49,34 @@ struct GateTests {
         let ci = try run(Bench.bench, ["gate", "--report-only", "--no-confirm"] + common, env: ["FLAVOR_GZIP_LEVEL": "1"])
         #expect(ci.status == 0, "--report-only must not fail:\n\(ci.output)")
         #expect(ci.output.contains("REGRESSION gate/size") && ci.output.contains("report-only: not failing"), "\(ci.output)")
+
+        // A slowdown of the launcher itself, end to end and far past the widened 4× limit: an operator
+        // policy that requires a trusted key, over a store of 3,000 keys where the package's key is not
+        // under its usual file name, so every start reads and parses all of them.
+        let conf = try slowTrustStore(d.sub("slow-config"), keys: 3000)
+        let slow = try run(Bench.bench, ["gate", "--no-confirm"] + common, env: ["FLAVOR_CONFIG_DIR": conf])
+        #expect(slow.status == 1, "a 3,000-key scan on every start should fail the gate:\n\(table(slow.output))")
+        #expect(slow.output.contains("verdict: REGRESSION gate/warm"), "\(slow.output)")
+        #expect(!slow.output.contains("REGRESSION gate/size"), "\(slow.output)")
+    }
+
+    /// A config dir whose policy requires a trusted key and whose store holds `keys` random keys plus the
+    /// benchmark's own (`--key-seed flavor-bench`) under a name the launcher's one-file lookup misses.
+    func slowTrustStore(_ conf: String, keys: Int) throws -> String {
+        let store = conf + "/trusted-keys"
+        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+        let k = try run(Bench.flavor, ["keygen", "--seed", "flavor-bench", "--out-dir", conf + "/keys", "-q"])
+        try #require(k.status == 0, "\(k.output)")
+        try FileManager.default.copyItem(atPath: conf + "/keys/flavor-public.key", toPath: store + "/zz-bench.pub")
+        let spki: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<keys {
+            let der = Data(spki + (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            try "-----BEGIN PUBLIC KEY-----\n\(der.base64EncodedString())\n-----END PUBLIC KEY-----\n"
+                .write(toFile: store + "/k\(i).pub", atomically: false, encoding: .utf8)
+        }
+        try #"{"version": 1, "trust": {"require_trusted_key": true}}"#.write(toFile: conf + "/policy.json", atomically: true, encoding: .utf8)
+        return conf
     }
 
     /// The gate's judgement on recorded samples: one measured report, a baseline made from it, then the
