@@ -54,7 +54,8 @@ struct InspectCommand: ParsableCommand {
         if idx.packageSize != UInt64(pkg.file.size) { problems.append("the index says \(idx.packageSize) bytes, the file has \(pkg.file.size)") }
         for (i, d) in pkg.descriptors.enumerated() {
             let (end, overflow) = d.offset.addingReportingOverflow(d.size)
-            if overflow || end > UInt64(pkg.file.size) { problems.append("slot \(i) (offset \(d.offset), \(d.size) bytes) lies outside the file") }
+            if overflow || end > UInt64(pkg.file.size) { problems.append("slot \(i) (offset \(d.offset), \(d.size) bytes) lies outside the file"); continue }
+            if let bytes = try? pkg.slotBytes(i), let (ok, detail) = Verifier.originalSizeCheck(d, bytes), !ok { problems.append("slot \(i): \(detail)") }
         }
         if m.slotCount != pkg.descriptors.count { problems.append("metadata lists \(m.slotCount) slots, the slot table has \(pkg.descriptors.count)") }
         defer { if !problems.isEmpty { fail("\(package): " + problems.joined(separator: "; ") + " (flavor verify checks everything)") } }

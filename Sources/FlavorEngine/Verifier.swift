@@ -128,12 +128,31 @@ public enum Verifier {
         } else {
             add("slot-signed-checksum", false, "signed metadata has no usable checksum for this slot (\"\(sm.checksum)\")")
         }
+        if let (ok, detail) = originalSizeCheck(d, bytes) { add("slot-original-size", ok, detail) }
         if verbose && sm.chunkIndexChecksum != nil {
             // What our launcher checks instead of the whole-slot digest (ChunkedGzip): reports only.
             let (ok, detail) = chunkIndexCheck(bytes, signed: sm.chunkIndexDigest)
             add("slot-chunk-index", ok, detail)
         }
         return out
+    }
+
+    /// original_size is not signed, and a lie in it would only surface while decoding (after other
+    /// slots were written): the codec's own size field catches it before a byte is written, for 4
+    /// bytes read. nil when the descriptor declares no decoded size or the codec states none.
+    public static func originalSizeCheck(_ d: SlotDescriptor, _ bytes: ByteReader) -> (Bool, String)? {
+        guard let chain = try? OperationChain(packed: d.operations), let declared = SlotDecoder.declaredSize(d, chain) else { return nil }
+        if chain.operations.contains(.gzip), let n = bytes.withUnsafeBytes({ Inflater.gzipSizeHint($0) }) {
+            let ok = UInt32(truncatingIfNeeded: declared) == UInt32(truncatingIfNeeded: n)
+            return (ok, ok ? "original_size \(declared) agrees with the gzip trailer"
+                : "descriptor original_size \(declared) disagrees with the gzip trailer's size \(n) (mod 2^32)")
+        }
+        if chain.operations.contains(.zstd), let n = bytes.withUnsafeBytes({ Zstd.frameContentSize($0) }) {
+            let ok = UInt64(n) == declared
+            return (ok, ok ? "original_size \(declared) agrees with the zstd frame"
+                : "descriptor original_size \(declared) disagrees with the zstd frame's content size \(n)")
+        }
+        return nil
     }
 
     /// The chunk index of a chunked gzip slot against its signed digest, and every chunk against the index.

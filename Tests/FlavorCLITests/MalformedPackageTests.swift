@@ -12,8 +12,8 @@ struct MalformedPackageTests {
         case cutInLauncher, cutAtMetadata, cutInMetadata, cutAtSlotTable, cutInSlotTable, cutAtSlots, cutInLastSlot, cutInTrailer
         // Index fields, with the index checksum re-sealed so the damage reaches the code behind it.
         case metadataPastEOF, metadataSizeOverflows, slotTablePastEOF, slotTableSizeOverflows, hugeSlotCount, wrongPackageSize
-        // A descriptor whose offset + size overflows.
-        case descriptorOverflows
+        // A descriptor whose offset + size overflows; original_size lying up or down (it is not signed).
+        case descriptorOverflows, originalSizeLarger, originalSizeSmaller
         // Metadata that inflates to a gigabyte (checksum and index made to match).
         case metadataBomb
         var testDescription: String { rawValue }
@@ -61,6 +61,12 @@ struct MalformedPackageTests {
         case .slotTableSizeOverflows: put64(UInt64.max - 63, idx + 48)
         case .hugeSlotCount: put32(UInt32.max, idx + 56); put64(64 * UInt64(UInt32.max), idx + 48)
         case .wrongPackageSize: put64(UInt64(b.count) * 2, idx + 8)
+        case .originalSizeLarger, .originalSizeSmaller:
+            // The tree slot (a gzip tar our packer wrote, so original_size is its decoded size).
+            let tree = table + 64
+            let o = le64(b, tree + 32)
+            put64(d == .originalSizeLarger ? o + 512 : o - 512, tree + 32)
+            return b
         case .descriptorOverflows:
             put64(UInt64.max - 8, table + 16)
             put64(4096, table + 24)
