@@ -142,12 +142,12 @@ public enum Verifier {
     /// bytes read. nil when the descriptor declares no decoded size or the codec states none.
     public static func originalSizeCheck(_ d: SlotDescriptor, _ bytes: ByteReader) -> (Bool, String)? {
         guard let chain = try? OperationChain(packed: d.operations), let declared = SlotDecoder.declaredSize(d, chain) else { return nil }
-        if chain.operations.contains(.gzip), let n = bytes.withUnsafeBytes({ Inflater.gzipSizeHint($0) }) {
+        if chain.operations.contains(.gzip), let n = Inflater.gzipSizeHint(bytes) {
             let ok = UInt32(truncatingIfNeeded: declared) == UInt32(truncatingIfNeeded: n)
             return (ok, ok ? "original_size \(declared) agrees with the gzip trailer"
                 : "descriptor original_size \(declared) disagrees with the gzip trailer's size \(n) (mod 2^32)")
         }
-        if chain.operations.contains(.zstd), let n = bytes.withUnsafeBytes({ Zstd.frameContentSize($0) }) {
+        if chain.operations.contains(.zstd), let n = Zstd.frameContentSize(bytes) {
             let ok = UInt64(n) == declared
             return (ok, ok ? "original_size \(declared) agrees with the zstd frame"
                 : "descriptor original_size \(declared) disagrees with the zstd frame's content size \(n)")

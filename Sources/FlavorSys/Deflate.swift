@@ -151,6 +151,10 @@ extension Inflater {
 
 extension Zstd {
     /// zstd of a window into exactly `size` bytes (or the frame's own size when nil, capped).
+    public static func frameContentSize(_ input: ByteReader) -> Int? {
+        input.withUnsafeBytes { frameContentSize($0) }
+    }
+
     public static func decompress(_ input: ByteReader, size: Int?, limit: Int) throws(CodecError) -> [UInt8] {
         try input.withUnsafeBytes { (raw) throws(CodecError) -> [UInt8] in
             guard let n = size ?? frameContentSize(raw), n <= limit else { throw .tooLarge(limit: limit) }
