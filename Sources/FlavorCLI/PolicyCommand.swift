@@ -99,14 +99,8 @@ struct PolicyCommand: ParsableCommand {
             let s = processSettings
             let op = loadOperatorPolicy()
             let pp: PackagePolicy?
-            do { pp = try m.policy.map { (j) throws(EngineError) in try PackagePolicy(json: j, package: package) } } catch { fail(error.message) }
-            let key = pkg.index.publicKey
-            let facts = PolicyFacts(
-                platform: PolicyFacts.hostPlatform, isRoot: geteuid() == 0, now: Int64(time(nil)),
-                buildTimestamp: pkg.index.buildTimestamp, environmentValue: s.environmentValue,
-                hasAttestationSlot: { m.slots.contains { $0.lifecycle == "attestation" } },
-                keyTrusted: { TrustStore.trusts(key, s) { Process.printError("flavor: warning: \($0)") } },
-                fingerprint: Verifier.fingerprint(key))
+            do { pp = try PackagePolicy.of(m, package: package) } catch { fail(error.message) }
+            let facts = PolicyFacts.of(pkg, m, settings: s) { Process.printError("flavor: warning: \($0)") }
             let findings = Policy.evaluate(op, pp, facts)
             let denied = findings.first { $0.mode == .deny }
             if options.json {

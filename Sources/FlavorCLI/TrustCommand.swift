@@ -100,16 +100,8 @@ struct TrustCommand: ParsableCommand {
             guard !hits.isEmpty else { fail("no trusted key \(want) in \(dir)") }
             guard hits.count == 1 || want.count == 64 else { fail("\(want) matches \(hits.count) keys in \(dir): give more digits") }
             // Every file holding the key goes (a key added by hand and again with `trust add` is in two).
-            var removed = [String]()
-            do {
-                for name in try FS.listDirectory(dir) where name.hasSuffix(".pub") {
-                    let path = dir + "/" + name
-                    guard let text = try? FS.readFile(path, limit: 64 << 10),
-                          case .success(let k) = TrustStore.parse(text, path: path), k.fingerprint == hits[0].fingerprint else { continue }
-                    try FS.unlink(path)
-                    removed.append(path)
-                }
-            } catch { fail("\(error)") }
+            let removed = TrustStore.keyFiles(in: [dir]) { _ in }.filter { $0.fingerprint == hits[0].fingerprint }.map(\.path)
+            do { for path in removed { try FS.unlink(path) } } catch { fail("\(error)") }
             if options.json {
                 printLine(JSONValue.object([("removed", .string(hits[0].fingerprint)), ("files", .array(removed.map { .string($0) }))]).serializedString(pretty: true))
             } else if !options.quiet {

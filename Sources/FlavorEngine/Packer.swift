@@ -133,7 +133,7 @@ public enum Packer {
         for (i, b) in signature.enumerated() { index.integritySignature[i] = b }
         index.attestationKeyFingerprint = Array(Verifier.fingerprint(plan.key.publicKey).utf8)
         if let policy = plan.extraMetadata.last(where: { $0.0 == "policy" })?.1 {
-            index.attestationPolicyHash = Array(hex(bytes: SHA256.hash(policy.sortedKeys().serialized(pretty: false))).utf8)
+            index.attestationPolicyHash = Array(PackagePolicy.hash(policy).utf8)
         }
         let trailer = Trailer.encode(index: index.sealed())
 

@@ -140,6 +140,18 @@ public struct PackagePolicy: Sendable {
 
     public init() {}
 
+    /// `attestation_policy_hash`: hex SHA-256 of the compact, key-sorted JSON (upstream's canonical form;
+    /// ASCII policies hash alike in every implementation).
+    public static func hash(_ json: JSONValue) -> String {
+        hex(bytes: SHA256.hash(json.sortedKeys().serialized(pretty: false)))
+    }
+
+    /// The metadata's policy, if it has one.
+    public static func of(_ m: Metadata, package: String) throws(EngineError) -> PackagePolicy? {
+        guard let j = m.policy else { return nil }
+        return try PackagePolicy(json: j, package: package)
+    }
+
     public init(json: JSONValue, package: String) throws(EngineError) {
         func fail(_ why: String) -> EngineError { EngineError(.format, "\(package): metadata policy: \(why)") }
         guard json.objectValue != nil else { throw fail("not an object") }
@@ -189,6 +201,17 @@ public struct PolicyFacts {
         self.platform = platform; self.isRoot = isRoot; self.now = now; self.buildTimestamp = buildTimestamp
         self.environmentValue = environmentValue; self.hasAttestationSlot = hasAttestationSlot
         self.keyTrusted = keyTrusted; self.fingerprint = fingerprint
+    }
+
+    /// What this host and `pkg` look like to the checks: the launcher's and `flavor policy check`'s view.
+    public static func of(_ pkg: PackageReader, _ m: Metadata, settings s: Settings, warn: @escaping (String) -> Void) -> PolicyFacts {
+        let key = pkg.index.publicKey
+        return PolicyFacts(
+            platform: hostPlatform, isRoot: geteuid() == 0, now: Int64(time(nil)),
+            buildTimestamp: pkg.index.buildTimestamp, environmentValue: s.environmentValue,
+            hasAttestationSlot: { ((try? m.resolvingSlots())?.slots ?? []).contains { $0.lifecycle == "attestation" } },
+            keyTrusted: { key.contains { $0 != 0 } && TrustStore.trusts(key, s, warn: warn) },
+            fingerprint: Verifier.fingerprint(key))
     }
 
     /// `linux_amd64` / `linux_arm64`, the names upstream's policies use.
@@ -241,15 +264,9 @@ public enum Policy {
     static func enforce(_ pkg: PackageReader, _ m: Metadata, settings s: Settings) throws(EngineError) {
         let warn: (String) -> Void = { Process.printError("flavor-launcher: warning: \($0)") }
         let op = try OperatorPolicy.load(s, warn: warn)
-        let packagePolicy = try m.policy.map { (j) throws(EngineError) in try PackagePolicy(json: j, package: pkg.path) }
+        let packagePolicy = try PackagePolicy.of(m, package: pkg.path)
         if op.files.isEmpty && packagePolicy == nil { return }
-        let key = pkg.index.publicKey
-        let facts = PolicyFacts(
-            platform: PolicyFacts.hostPlatform, isRoot: geteuid() == 0, now: Int64(time(nil)),
-            buildTimestamp: pkg.index.buildTimestamp, environmentValue: s.environmentValue,
-            hasAttestationSlot: { ((try? m.resolvingSlots())?.slots ?? []).contains { $0.lifecycle == "attestation" } },
-            keyTrusted: { key.contains { $0 != 0 } && TrustStore.trusts(key, s, warn: warn) },
-            fingerprint: Verifier.fingerprint(key))
+        let facts = PolicyFacts.of(pkg, m, settings: s, warn: warn)
         for f in evaluate(op, packagePolicy, facts) {
             switch f.mode {
             case .deny: throw EngineError(.policy, "policy violation: \(f.message)\(hint(f, facts, op, s))")

@@ -59,6 +59,16 @@ public enum TrustStore {
 
     public static func load(dirs: [String], warn: (String) -> Void) -> [TrustedKey] {
         var keys = [TrustedKey]()
+        for k in keyFiles(in: dirs, warn: warn) {
+            keys.removeAll { $0.fingerprint == k.fingerprint }
+            keys.append(k)
+        }
+        return keys.sorted { $0.fingerprint.utf8.lexicographicallyPrecedes($1.fingerprint.utf8) }
+    }
+
+    /// Every key file of `dirs`, in order, duplicates included (`trust remove` deletes them all).
+    public static func keyFiles(in dirs: [String], warn: (String) -> Void) -> [TrustedKey] {
+        var out = [TrustedKey]()
         for dir in dirs {
             guard let names = try? FS.listDirectory(dir) else { continue }
             for name in names where name.hasSuffix(".pub") {
@@ -67,15 +77,12 @@ public enum TrustStore {
                 let text: [UInt8]
                 do { text = try FS.readFile(path, limit: 64 << 10) } catch { warn("\(path): \(error.reason)"); continue }
                 switch parse(text, path: path) {
-                case .success(let k):
-                    keys.removeAll { $0.fingerprint == k.fingerprint }
-                    keys.append(k)
-                case .failure(let e):
-                    warn(e.message)
+                case .success(let k): out.append(k)
+                case .failure(let e): warn(e.message)
                 }
             }
         }
-        return keys.sorted { $0.fingerprint.utf8.lexicographicallyPrecedes($1.fingerprint.utf8) }
+        return out
     }
 
     /// Whether `publicKey` is trusted. The file `flavor trust add` would have written is tried

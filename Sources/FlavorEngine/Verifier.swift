@@ -92,8 +92,7 @@ public enum Verifier {
             if countOK { r.metadata = m }
             let ph = idx.attestationPolicyHash
             if ph.contains(where: { $0 != 0 }) {
-                // Upstream's canonical form: compact JSON with sorted keys (ASCII policies hash alike).
-                let computed = m.policy.map { hex(bytes: SHA256.hash($0.sortedKeys().serialized(pretty: false))) }
+                let computed = m.policy.map(PackagePolicy.hash)
                 let stored = String(decoding: ph.prefix { $0 != 0 }, as: UTF8.self)
                 add("policy-hash", computed == stored, computed == nil ? "attestation_policy_hash is set but the metadata has no policy"
                     : computed == stored ? "attestation_policy_hash = SHA-256 of the metadata policy" : "attestation_policy_hash \(stored) does not match the metadata policy (\(computed!))")
