@@ -65,6 +65,6 @@ let package = Package(
         // Fuzz targets (docs/RELIABILITY.md): libFuzzer when scripts/fuzz builds them, corpus replay otherwise.
         .systemLibrary(name: "CFuzzDriver", path: "Tests/CFuzzDriver"),
         .executableTarget(name: "flavor-fuzz", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys", "CFuzzDriver"],
-                          path: "Tests/FlavorFuzz", exclude: ["Corpus", "Regressions"]),
+                          path: "Tests/FlavorFuzz", exclude: ["Corpus", "Regressions", "make-seeds"]),
     ]
 )

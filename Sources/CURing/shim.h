@@ -1,3 +1,7 @@
+// liburing.h defines _XOPEN_SOURCE and _GNU_SOURCE; libc headers it pulls in would then differ from
+// the same headers in the other C modules (fd_set's member names), which clang refuses when one Swift
+// module sees both. Fixing the feature macros first keeps every module's libc the same.
+#include <features.h>
 #include <liburing.h>
 #include <errno.h>
 #include <fcntl.h>
