@@ -27,6 +27,23 @@ struct InspectCommand: ParsableCommand {
         lines.append("key       \(fp)")
         lines.append("command   \(m.command)")
         lines.append("slots     \(pkg.descriptors.count)")
+        // When a launch extracts each slot: at the first launch, or when the app first needs it.
+        func extraction(_ i: Int) -> String {
+            guard i < m.slots.count else { return "?" }
+            switch m.slots[i].lifecycleValue {
+            case .lazy: return "lazy"
+            case .dev: return "dev"
+            default: return "eager"
+            }
+        }
+        var totals = [String: (Int, UInt64, UInt64)]()
+        for (i, d) in pkg.descriptors.enumerated() {
+            let t = totals[extraction(i)] ?? (0, 0, 0)
+            totals[extraction(i)] = (t.0 + 1, t.1 + d.size, t.2 + d.originalSize)
+        }
+        if let lazy = totals["lazy"], let eager = totals["eager"] {
+            lines.append("          eager: \(eager.0) slots, \(eager.1) B stored / \(eager.2) B; lazy: \(lazy.0) slots, \(lazy.1) B stored / \(lazy.2) B (extracted when first needed)")
+        }
         for (i, d) in pkg.descriptors.enumerated() {
             let sm = i < m.slots.count ? m.slots[i] : nil
             let ops = (try? OperationChain(packed: d.operations).manifestName) ?? "0x\(hex(d.operations))"
@@ -38,13 +55,13 @@ struct InspectCommand: ParsableCommand {
                 ("index", .int(Int64(i))), ("id", .string(sm?.id ?? "")), ("target", .string(sm?.target ?? "")),
                 ("offset", u64(d.offset)), ("size", u64(d.size)), ("original_size", u64(d.originalSize)),
                 ("ratio", .double((ratio * 1000).rounded() / 1000)), ("operations", .string(ops)),
-                ("lifecycle", .string(lifecycle)), ("permissions", .string("0" + String(d.permissions, radix: 8))),
+                ("lifecycle", .string(lifecycle)), ("extraction", .string(extraction(i))), ("permissions", .string("0" + String(d.permissions, radix: 8))),
                 ("checksum", .string(sm?.checksum ?? "")), ("descriptor_checksum", .string(hex(d.checksum, width: 16))),
             ]
             if let c = chunks { row.append(("chunks", .object([("count", .int(Int64(c.chunks.count))), ("chunk_size", .int(Int64(c.chunkSize)))]))) }
             slotRows.append(.object(row))
             let pct = Int((ratio * 100).rounded())
-            lines.append("  [\(i)] \(sm?.id ?? "?")  → \(sm?.target ?? "?")  \(d.size) B stored / \(d.originalSize) B (\(pct)%)  ops=\(ops)  \(lifecycle)  0\(String(d.permissions, radix: 8))")
+            lines.append("  [\(i)] \(sm?.id ?? "?")  → \(sm?.target ?? "?")  \(d.size) B stored / \(d.originalSize) B (\(pct)%)  ops=\(ops)  \(lifecycle) (\(extraction(i)))  0\(String(d.permissions, radix: 8))")
             lines.append("      \(sm?.checksum ?? "")")
             if let c = chunks { lines.append("      chunked gzip: \(c.chunks.count) chunks of \(c.chunkSize) bytes, decoded on every core") }
         }

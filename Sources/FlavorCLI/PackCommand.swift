@@ -35,6 +35,7 @@ struct PackCommand: ParsableCommand {
     @Flag(name: .customLong("no-index"), help: "Passed to pip: use only --find-links, never an index.") var noIndex = false
     @Flag(name: .customLong("keep-stdlib-extras"), help: "Keep the test suite, idlelib, tkinter, ensurepip, lib2to3 and the _test modules of the standard library.") var keepStdlibExtras = false
     @Flag(name: .customLong("stdlib-sources"), help: "Ship the standard library's .py sources beside its bytecode (default: bytecode only, half the files to extract; stdlib frames in tracebacks then show no source line).") var stdlibSources = false
+    @Flag(name: .customLong("eager"), help: "Python projects: extract everything at the first launch (default: dependencies and stdlib parts that the startup profile, [tool.flavor] startup, does not import are lazy slots, extracted when the app first imports them).") var eager = false
     @Flag(name: .customLong("no-strip"), help: "Keep debug sections in the bundled interpreter and libraries.") var noStrip = false
     @Option(help: "Launcher to prepend (default: flavor-launcher-embedded next to this executable, else flavor-launcher).") var launcherBin: String?
     @Option(help: "PKCS#8 PEM private key (needs --public-key).") var privateKey: String?
@@ -139,6 +140,7 @@ extension PackCommand {
             if keepStdlibExtras { o.keepStdlibExtras = true }
             if stdlibSources { o.stdlibSources = true }
             if noStrip { o.strip = false }
+            if eager { o.progressive = false }
             let start = MonotonicClock.now()
             let s = try PythonBuild.pack(o) { msg in
                 if !quiet { Process.printError(msg.hasPrefix("[") ? "flavor: " + msg : "flavor:   " + msg.drop(while: { $0 == " " })) }

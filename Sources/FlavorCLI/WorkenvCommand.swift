@@ -21,6 +21,8 @@ struct WorkenvCommand: ParsableCommand {
         var bytes: Int
         var files: Int
         var lastUsed: Int64
+        /// The package's lazy slots (from the metadata kept beside the workenv), and whether each is in place.
+        var lazy: [(index: Int, id: String, bytes: Int, present: Bool)] = []
     }
 
     static func root() -> String { processSettings.cacheRoot + "/workenv" }
@@ -43,14 +45,27 @@ struct WorkenvCommand: ParsableCommand {
         walk(p.workenv)
         let checksum = (try? FS.readFile(p.checksumFile, limit: 64)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let used = (try? FS.lstat(p.completeMarker).mtime) ?? ((try? FS.lstat(p.workenv).mtime) ?? 0)
-        return Entry(name: name, path: p.workenv, complete: FS.exists(p.completeMarker), checksum: checksum,
-                     bytes: bytes, files: files, lastUsed: used)
+        var e = Entry(name: name, path: p.workenv, complete: FS.exists(p.completeMarker), checksum: checksum,
+                      bytes: bytes, files: files, lastUsed: used)
+        if let json = try? FS.readFile(p.metadataJSON, limit: 64 << 20), let m = try? Metadata(jsonBytes: json) {
+            // A slot cut into shards at pack time (`<id>.partN`) is shown once, with all its parts.
+            var seen = Set<Int>()
+            for (i, slot) in m.slots.enumerated() where slot.lifecycleValue == .lazy && !seen.contains(i) {
+                let group = Workenv.shardGroup(m, i)
+                seen.formUnion(group)
+                e.lazy.append((i, slot.id, group.reduce(0) { $0 + Int(m.slots[$1].size) }, group.allSatisfy { FS.exists(p.slotMarker($0)) }))
+            }
+        }
+        return e
     }
 
     static func json(_ e: Entry) -> JSONValue {
         .object([("name", .string(e.name)), ("path", .string(e.path)), ("complete", .bool(e.complete)),
                  ("index_checksum", .string(e.checksum)), ("files", .int(Int64(e.files))), ("bytes", .int(Int64(e.bytes))),
-                 ("last_extracted", .int(e.lastUsed))])
+                 ("last_extracted", .int(e.lastUsed)),
+                 ("lazy_slots", .array(e.lazy.map { l in
+                     .object([("slot", .int(Int64(l.index))), ("id", .string(l.id)), ("size", .int(Int64(l.bytes))), ("present", .bool(l.present))])
+                 }))])
     }
 
     static func remove(_ name: String) throws {
@@ -89,6 +104,11 @@ struct WorkenvCommand: ParsableCommand {
             let e = WorkenvCommand.entry(root, name)
             if global.json { printLine(WorkenvCommand.json(e).serializedString(pretty: true)); return }
             printLine("name      \(e.name)\npath      \(e.path)\nstate     \(e.complete ? "complete" : "incomplete (will be re-extracted)")\nchecksum  \(e.checksum)\nfiles     \(e.files)\nbytes     \(e.bytes)")
+            if !e.lazy.isEmpty {
+                let present = e.lazy.filter(\.present)
+                printLine("lazy      \(present.count) of \(e.lazy.count) slots present (the rest are extracted when the app first needs them)")
+                for l in e.lazy { printLine("  [\(l.index)] \(l.id)  \(l.bytes) B stored  \(l.present ? "present" : "absent")") }
+            }
         }
     }
 

@@ -164,6 +164,10 @@ public struct ExecPlan: Sendable {
         set("FLAVOR_ORIGINAL_COMMAND", exePath)
         // The package path, so the app can ask for lazy slots: FLAVOR_LAUNCHER_CLI=1 $FLAVOR_PACKAGE ensure <slot>.
         set("FLAVOR_PACKAGE", exePath)
+        // Where lazy slots' markers are: the Python import hook acts only when this names its own
+        // workenv's (so a value inherited from another package, or an upstream launcher, leaves it idle).
+        let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: lastPathComponent(exePath) ?? "")
+        if paths.workenv == workenv { set("FLAVOR_LAZY_SLOTS", paths.slotsDir) }
         let path = get("PATH")
         set("PATH", path.map { workenv + "/bin:" + $0 } ?? workenv + "/bin")
         return entries

@@ -198,8 +198,11 @@ public enum Launch {
         }
     }
 
+    /// Words of the usage text that `flavor pack` looks for to tell our launcher from upstream's.
+    public static let identity = "runs the PSPF/2025 package it is prepended to"
+
     public static let usage = """
-        flavor-launcher \(version): runs the PSPF/2025 package it is prepended to.
+        flavor-launcher \(version): \(identity).
         With FLAVOR_LAUNCHER_CLI=1: info | version | verify | metadata | extract IDX DIR | ensure SLOT | run [ARGS...]
           | python [ARGS...] (the bundled interpreter, in the app's environment)
         Environment: FLAVOR_VALIDATION=strict|standard|relaxed|minimal|none, FLAVOR_EXEC_MODE=exec|spawn,

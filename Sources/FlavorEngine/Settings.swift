@@ -21,6 +21,8 @@ public struct Settings: Sendable {
     public var maxSlotBytes = 8 << 30
     public var workers = 0   // 0 = one per core
     public var includeDevSlots = false
+    /// FLAVOR_EAGER=1: lazy slots are extracted with the rest (progressive extraction off).
+    public var eagerAll = false
     /// gzip tar slots that decode to more than this stream through a 1 MiB window instead of
     /// one buffer, keeping RSS bounded for any package size.
     public var streamThreshold = 128 << 20
@@ -89,6 +91,7 @@ public struct Settings: Sendable {
         if let v = lookup("FLAVOR_STREAM_THRESHOLD"), let n = Int(v), n >= 0 { streamThreshold = n }
         if let v = lookup("FLAVOR_GZIP_CHUNK_BYTES"), let n = Int(v), n >= 64 << 10, n <= 64 << 20 { gzipChunkBytes = n }
         if let v = lookup("FLAVOR_PACK_SPOOL_BYTES"), let n = Int(v), n >= 0 { packSpoolBytes = n }
+        if let v = lookup("FLAVOR_EAGER") { eagerAll = ["1", "true", "yes", "on"].contains(v.lowercased()) }
         if let v = lookup("FLAVOR_INCLUDE_DEV") { includeDevSlots = ["1", "true", "yes", "on"].contains(v.lowercased()) }
         func nonEmpty(_ k: String) -> String? { lookup(k).flatMap { $0.isEmpty ? nil : $0 } }
         xdgConfigHome = nonEmpty("XDG_CONFIG_HOME")

@@ -53,11 +53,12 @@ public enum Workenv {
         return true
     }
 
-    /// Slots extracted at launch: everything but `lazy` (and `dev` unless FLAVOR_INCLUDE_DEV).
+    /// Slots extracted at launch: everything but `lazy` (unless FLAVOR_EAGER) and `dev` (unless
+    /// FLAVOR_INCLUDE_DEV).
     public static func eagerSlots(_ m: Metadata, settings: Settings) -> [Int] {
         m.slots.indices.filter { i in
             switch m.slots[i].lifecycleValue {
-            case .lazy: return false
+            case .lazy: return settings.eagerAll
             case .dev: return settings.includeDevSlots
             default: return true
             }
@@ -71,6 +72,7 @@ public enum Workenv {
                                log: @escaping @Sendable (String) -> Void) throws(EngineError) -> Bool {
         if settings.workenvCache && isValid(p, indexChecksum: pkg.index.indexChecksum, metadata: m) {
             try makeDirectories(m, p)
+            if settings.eagerAll { try ensureLazySlots(pkg, m, p, settings: settings, log: log) }
             return false
         }
         // Cold: refuse before anything is written if this system's glibc is too old.
@@ -183,6 +185,7 @@ public enum Workenv {
         try? FS.removeTree(staging)
         try FS.mkdirsOrThrow(staging)
         let missing = group.filter { !FS.exists(p.slotMarker($0)) }
+        log("extracting lazy slot \(i) (\(m.slots[i].id)\(missing.count > 1 ? ", \(missing.count) parts" : ""))")
         do throws(EngineError) {
             _ = try Extractor.extractParallel(pkg, slots: missing, metadata: m, root: staging, verify: true,
                                               settings: settings, backend: WriteBackend.resolve(settings))
@@ -197,6 +200,18 @@ public enum Workenv {
             for j in missing { try FS.writeFileAtomically(p.slotMarker(j), [], mode: 0o600) }
         } catch { throw .sys(error) }
         return target
+    }
+
+    /// FLAVOR_EAGER=1 on a workenv made without it: the lazy slots not yet present, now.
+    static func ensureLazySlots(_ pkg: PackageReader, _ metadata: Metadata, _ p: WorkenvPaths, settings: Settings,
+                                log: @escaping @Sendable (String) -> Void) throws(EngineError) {
+        let m: Metadata
+        do { m = try metadata.resolvingSlots() } catch { throw EngineError.format(pkg.path, error) }
+        var once = settings
+        once.eagerAll = false   // ensure prepares the workenv first: no second round from there
+        for i in m.slots.indices where m.slots[i].lifecycleValue == .lazy && !FS.exists(p.slotMarker(i)) {
+            _ = try ensure(pkg, m, p, slot: i, settings: once, log: log)
+        }
     }
 
     /// Moves each top-level entry of `src` into `dst`, merging directories by renaming leaves.

@@ -26,6 +26,11 @@ public struct PyProject: Sendable {
     public var keepStdlibExtras = false
     public var stdlibSources = false
     public var strip = true
+    /// Progressive extraction: dependencies and stdlib parts the startup profile does not import
+    /// become lazy slots (`progressive = false` or `flavor pack --eager`: everything eager).
+    public var progressive = true
+    /// Argument lists the entry point runs with at build time; what they import is eager.
+    public var startup: [[String]] = [["--help"]]
     public var env: [(String, String)] = []
     public var runtimeEnv = RuntimeEnvConfig()
 
@@ -43,6 +48,7 @@ public struct PyProject: Sendable {
         ("entry_point", "a string"), ("package_name", "a string"), ("metadata", "a table"), ("python", "a string"),
         ("extras", "an array of strings"), ("exclude", "an array of strings"), ("slots", "an array of tables"),
         ("keep_stdlib_extras", "a boolean"), ("stdlib_sources", "a boolean"), ("strip", "a boolean"), ("execution", "a table"), ("build", "a table"),
+        ("progressive", "a boolean"), ("startup", "an array of arrays of strings"),
     ]
 
     public static func load(_ path: String) throws(BuildError) -> PyProject {
@@ -135,6 +141,8 @@ public struct PyProject: Sendable {
             case "a boolean": ok = v.boolValue != nil
             case "a table": ok = v.objectValue != nil
             case "an array of strings": ok = v.arrayValue.map { $0.allSatisfy { $0.stringValue != nil } } ?? false
+            case "an array of arrays of strings":
+                ok = v.arrayValue.map { $0.allSatisfy { $0.arrayValue.map { $0.allSatisfy { $0.stringValue != nil } } ?? false } } ?? false
             default: ok = v.arrayValue.map { $0.allSatisfy { $0.objectValue != nil } } ?? false
             }
             if !ok { throw BuildError("\(file): tool.flavor.\(k) must be \(type)") }
@@ -152,6 +160,8 @@ public struct PyProject: Sendable {
         p.keepStdlibExtras = tool["keep_stdlib_extras"]?.boolValue ?? false
         p.stdlibSources = tool["stdlib_sources"]?.boolValue ?? false
         p.strip = tool["strip"]?.boolValue ?? true
+        p.progressive = tool["progressive"]?.boolValue ?? true
+        if let runs = tool["startup"]?.arrayValue { p.startup = runs.map { ($0.arrayValue ?? []).compactMap(\.stringValue) } }
         if let build = tool["build"] {
             try onlyKeys(build, ["exclude"], "tool.flavor.build")
             p.exclude += try strings(build["exclude"], "tool.flavor.build.exclude")

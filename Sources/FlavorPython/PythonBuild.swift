@@ -17,6 +17,7 @@ public enum PythonBuild {
         public var keepStdlibExtras: Bool?
         public var stdlibSources: Bool?
         public var strip: Bool?
+        public var progressive: Bool?
         public var cacheDir: String             // where staged runtimes are kept between builds
         public var manifest: Manifest.Options
         public var settings: Settings
@@ -97,14 +98,32 @@ public enum PythonBuild {
         var objects = [LibraryBundler.Object]()
         for root in [site, app] {
             for rel in try Tree.files(root) where (rel.hasSuffix(".so") || rel.contains(".so.")) && LibraryBundler.isELF(root + "/" + rel) {
-                objects.append(.init(staged: root + "/" + rel, final: runtime.siteFinal + "/" + rel, originDir: parentDirectory(root + "/" + rel)))
+                objects.append(.init(staged: root + "/" + rel, final: runtime.siteFinal + "/" + rel, originDir: parentDirectory(root + "/" + rel),
+                                     strippable: false))
             }
         }
         try bundler.process(objects)
         let glibc = [runtime.newestGlibc.flatMap { GlibcVersion($0) }, bundler.newestGlibc].compactMap { $0 }.max()
 
+        // Progressive: what the startup profile imports is eager, every other part a lazy slot.
+        var split: Progressive.Split?
+        if o.progressive ?? project.progressive {
+            let scratch = stage + "/profile"
+            do { try FS.mkdirs(scratch, 0o700) } catch { throw BuildError("\(scratch): \(error.reason)") }
+            let facts = try Progressive.interpreterFacts(runtime)
+            let profiled = try Progressive.profile(runtime, site: site, app: app, entry: entry, runs: project.startup, scratch: scratch) { progress("  " + $0) }
+            let imported = profiled.union(facts.startupCodecs)
+            try? FS.removeTree(scratch)
+            let s = try Progressive.split(runtime: runtime, site: site, app: app, stage: stage, imported: imported, frozen: facts.frozen,
+                                          firstSlot: 3 + project.extraSlots.count) { progress("  " + $0) }
+            let lazyBytes = s.lazy.reduce(0) { $0 + $1.bytes }
+            progress("  progressive: \(profiled.count) modules imported at startup; \(s.lazy.count) lazy slots (\(lazyBytes >> 10) KiB) extracted when first imported")
+            split = s
+        }
+
         step(4)
-        var plan = try makePlan(project, name: name, runtime: runtime, entry: entry, site: site, app: app, options: o.manifest)
+        var plan = try makePlan(project, name: name, runtime: runtime, entry: entry, site: site, app: app,
+                                pythonSource: split?.pythonSource ?? runtime.pythonStaged, lazy: split?.lazy ?? [], options: o.manifest)
         plan.minGlibc = glibc?.description
         let inputBytes = plan.slots.reduce(0) { total, s in
             if case let .directory(d) = s.content { return total + ((try? Tree.files(d))?.reduce(0) { $0 + ((try? FS.lstat(d + "/" + $1).size) ?? 0) } ?? 0) }
@@ -191,11 +210,21 @@ public enum PythonBuild {
         guard let distInfo = names.first(where: { n in
             n.hasSuffix(".dist-info") && normalize(String(n.prefix(while: { $0 != "-" }))) == norm
         }) else { throw BuildError("\(p.file): pip installed no \(norm)-*.dist-info for the project") }
-        let record: [UInt8]
-        do { record = try FS.readFile(site + "/" + distInfo + "/RECORD", limit: 64 << 20) } catch {
-            throw BuildError("\(site)/\(distInfo)/RECORD: \(error.reason)")
-        }
         do { try FS.mkdirs(app, 0o755) } catch { throw BuildError("\(app): \(error.reason)") }
+        for path in try recordPaths(site + "/" + distInfo) where FS.exists(site + "/" + path) {
+            try Tree.move(path, from: site, to: app)
+        }
+        Tree.pruneEmpty(site)
+        Tree.pruneEmpty(app)
+    }
+
+    /// The files a `.dist-info/RECORD` lists inside the install directory (not `bin/`, nothing outside).
+    static func recordPaths(_ distInfo: String) throws(BuildError) -> [String] {
+        let record: [UInt8]
+        do { record = try FS.readFile(distInfo + "/RECORD", limit: 64 << 20) } catch {
+            throw BuildError("\(distInfo)/RECORD: \(error.reason)")
+        }
+        var out = [String]()
         // pip writes RECORD with csv's "\r\n" (one Character in Swift): split the bytes.
         for line in record.split(separator: UInt8(ascii: "\n")) {
             var path = String(decoding: line, as: UTF8.self).trimmingWhitespace()
@@ -205,10 +234,9 @@ public enum PythonBuild {
                 path = String(path[..<comma])
             }
             if path.isEmpty || path.hasPrefix("../") || path.hasPrefix("/") || path.hasPrefix("bin/") || path.contains("/../") { continue }
-            if FS.exists(site + "/" + path) { try Tree.move(path, from: site, to: app) }
+            out.append(path)
         }
-        Tree.pruneEmpty(site)
-        Tree.pruneEmpty(app)
+        return out
     }
 
     static func normalize(_ name: String) -> String {
@@ -280,12 +308,17 @@ public enum PythonBuild {
     ]
 
     static func makePlan(_ p: PyProject, name: String, runtime: StagedRuntime, entry: EntryPoint, site: String, app: String,
-                         options: Manifest.Options) throws(BuildError) -> PackPlan {
+                         pythonSource: String, lazy: [Progressive.LazySlot], options: Manifest.Options) throws(BuildError) -> PackPlan {
         let call = entry.attribute.split(separator: ".").first.map(String.init) ?? entry.attribute
         // -s: no user site; -B: the workenv is never written to. sys.path[0] is "" for -c (the
         // user's directory): removed before the app imports anything. argv[0] is the script name,
         // as a console script shows it in usage lines.
+        // Upstream 0.5.4 launchers exec the interpreter with argv[0] = the package's name, from which
+        // CPython would look for its library on the host: PYTHONHOME ({slot:0}, the one placeholder
+        // both expand in execution.env) points it home, and goes before the app can pass it on.
+        let upstreamLauncher = !isFlavorLauncher(options.launcherPath)
         let code = "import sys; sys.path[0] == '' and sys.path.pop(0); sys.argv[0] = '\(entry.scriptName)'; "
+            + (upstreamLauncher ? "import os; os.environ.pop('PYTHONHOME', None); " : "")
             + "from \(entry.module) import \(call); sys.exit(\(entry.attribute)())"
         let command = "{workenv}/\(runtime.executableFinal) -s -B -c \"\(code)\""
         var unset = p.runtimeEnv.isolated ? hostPythonVariables : []
@@ -296,11 +329,11 @@ public enum PythonBuild {
         if !p.runtimeEnv.set.isEmpty { runtimeEnv.append(("set", table(p.runtimeEnv.set))) }
         if !p.runtimeEnv.map.isEmpty { runtimeEnv.append(("map", table(p.runtimeEnv.map))) }
 
-        func slot(_ i: Int, _ id: String, _ source: String, _ target: String, _ purpose: String) -> JSONValue {
+        func slot(_ i: Int, _ id: String, _ source: String, _ target: String, _ purpose: String, lifecycle: String = "runtime") -> JSONValue {
             .object([("slot", .int(Int64(i))), ("id", .string(id)), ("source", .string(source)), ("target", .string(target)),
-                     ("operations", .string("tgz")), ("purpose", .string(purpose)), ("lifecycle", .string("runtime"))])
+                     ("operations", .string("tgz")), ("purpose", .string(purpose)), ("lifecycle", .string(lifecycle))])
         }
-        var slots = [slot(0, "python", runtime.pythonStaged, "python", "runtime"),
+        var slots = [slot(0, "python", pythonSource, "python", "runtime"),
                      slot(1, "site-packages", site, runtime.siteFinal, "payload"),
                      slot(2, "app", app, runtime.siteFinal, "payload")]
         for (k, extra) in p.extraSlots.enumerated() {
@@ -308,21 +341,41 @@ public enum PythonBuild {
             let fields = (extra.objectValue ?? []).filter { $0.0 != "slot" }
             slots.append(.object([("slot", .int(Int64(3 + k)))] + fields))
         }
+        let firstLazy = slots.count
+        for (k, l) in lazy.enumerated() { slots.append(slot(firstLazy + k, l.id, l.source, l.target, "payload", lifecycle: "lazy")) }
         var package: [(String, JSONValue)] = [("name", .string(name)), ("version", .string(p.version))]
         if let d = p.description { package.append(("description", .string(d))) }
         let manifest = JSONValue.object([
             ("package", .object(package)),
-            ("execution", .object([("command", .string(command)), ("env", table(p.env))])),
+            ("execution", .object([("command", .string(command)),
+                                   ("env", table(p.env + (upstreamLauncher ? [("PYTHONHOME", "{slot:0}")] : [])))])),
             ("runtime", .object([("env", .object(runtimeEnv)),
                                  ("python", .object([("version", .string(runtime.interpreter.version)),
                                                      ("interpreter", .string("{workenv}/" + runtime.executableFinal))]))])),
             ("slots", .array(slots)),
         ])
         var plan = try Manifest.plan(manifest, file: p.file, baseDir: p.directory, options: options)
-        plan.preserveSymlinks = true
+        // Our launcher extracts symlink members (bin/python3 → python3.11); upstream 0.5.4 launchers
+        // refuse them, so for those a link is stored as the file it points at.
+        plan.preserveSymlinks = !upstreamLauncher
         // The metadata names the build's parts, not the temporary directories they were staged in
         // (which would make every build differ).
         for (k, id) in ["python", "site-packages", "app"].enumerated() { plan.slots[k].source = "flavor-build/" + id }
+        for (k, l) in lazy.enumerated() { plan.slots[firstLazy + k].source = "flavor-build/lazy/" + l.id }
         return plan
     }
+}
+
+/// Whether the launcher binary at `path` is Flavor's own: its usage text is in it.
+func isFlavorLauncher(_ path: String) -> Bool {
+    guard let bytes = try? FS.readFile(path, limit: 256 << 20) else { return false }
+    let needle = Array(Launch.identity.utf8)
+    guard let first = needle.first, bytes.count >= needle.count else { return false }
+    var i = 0
+    let end = bytes.count - needle.count
+    while i <= end {
+        if bytes[i] == first && bytes[i..<(i + needle.count)].elementsEqual(needle) { return true }
+        i += 1
+    }
+    return false
 }

@@ -14,6 +14,9 @@ struct LibraryBundler {
         var staged: String
         var final: String
         var originDir: String
+        /// Wheels ship release builds, often already rewritten by auditwheel's patchelf: binutils'
+        /// strip then misplaces their segments ("ELF load command address/offset not page-aligned").
+        var strippable = true
     }
 
     /// glibc's own libraries: the target has them (their versions are checked at launch instead).
@@ -52,7 +55,7 @@ struct LibraryBundler {
         while let o = queue.popLast() {
             guard done.insert(o.staged).inserted else { continue }
             let elf = try Self.read(o.staged)
-            if strip { try Self.stripDebug(o.staged) }
+            if strip && o.strippable { try Self.stripDebug(o.staged) }
             for v in elf.glibcVersions { if newestGlibc.map({ v > $0 }) ?? true { newestGlibc = v } }
             var runpath = [String]()          // what the object keeps: $ORIGIN-relative only
             for r in elf.searchPath where r.hasPrefix("$ORIGIN") || r.hasPrefix("${ORIGIN}") { runpath.append(r) }
