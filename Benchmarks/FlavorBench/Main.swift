@@ -16,6 +16,8 @@ let usage = """
       flavor-bench python-app [--project DIR] [--python PYTHON] [--args "ARG…"] [--peers auto|off|require]
                         [--build-reps N] [--build-warmups N] [--reps N] [--warm-reps N] [--warmups N] [--no-fresh-cache]
                         [--flavor-bin DIR] [--work-dir DIR] [--out-dir DIR] [--name BASENAME] [--repo DIR]
+      flavor-bench python-lazy [--project DIR] [--python PYTHON] [--find-links DIR] [--args "ARG…"]
+                        [--reps N] [--warm-reps N] [--warmups N] [--flavor-bin DIR] [--work-dir DIR] [--out-dir DIR] [--name BASENAME]
       flavor-bench corpus list | make NAME… | digest DIR
       flavor-bench report PATH.json                                 (re-render .md and .svg from the samples)
       flavor-bench copy-floor --list FILE [--threads N] SRC DST     (the write floor; used by run)
@@ -44,6 +46,10 @@ let usage = """
     entry point in a plain venv; build time, size, cold and warm launch in one interleaved run, checked
     against the issue-10 targets; writes perf-reports/<date>-<commit>-python-app.{json,md}. The work
     directory defaults to $TMPDIR (a disk, where users' caches are), not /dev/shm.
+    python-lazy: progressive extraction (default examples/sciapp: sympy, networkx, numpy; its --help
+    imports none of them): cold start of the progressive package, of the same package with FLAVOR_EAGER=1,
+    and the cold start plus an ensure of every lazy slot; warm start of it, of an --eager build and of the
+    venv floor; checked against the issue-12 targets; writes perf-reports/<date>-<commit>-python-lazy.{json,md}.
     """
 
 func runMain(_ argv: [String]) -> Int32 {
@@ -58,18 +64,22 @@ func runMain(_ argv: [String]) -> Int32 {
         case "gate": return try RunCommand.main(rest, gate: true)
         case "corpus": return try corpusCommand(rest)
         case "python-app": return try pythonAppCommand(rest)
+        case "python-lazy": return try pythonLazyCommand(rest)
         case "report":
             // Re-renders a report's markdown and SVG (and its derived ratios and targets) from its samples.
             guard rest.count == 1, rest[0].hasSuffix(".json") else { throw BenchError("usage: flavor-bench report PATH.json") }
             var r = try Report.read(rest[0])
-            let python = r.kind == "python-app"
+            let python = r.kind == "python-app", lazy = r.kind == "python-lazy"
             for i in r.corpora.indices {
-                r.corpora[i].ratios = python ? PythonAppBench.ratios(r.corpora[i]) : Ratios.compute(r.corpora[i])
-                r.corpora[i].targets = python ? PythonAppBench.targets(r.corpora[i]) : Targets.evaluate(r.corpora[i])
+                r.corpora[i].ratios = lazy ? PythonLazyBench.ratios(r.corpora[i]) : python ? PythonAppBench.ratios(r.corpora[i]) : Ratios.compute(r.corpora[i])
+                r.corpora[i].targets = lazy ? PythonLazyBench.targets(r.corpora[i]) : python ? PythonAppBench.targets(r.corpora[i]) : Targets.evaluate(r.corpora[i])
             }
             try r.write(json: rest[0])
             let base = String(rest[0].dropLast(5)), name = (base as NSString).lastPathComponent
-            if python {
+            if lazy {
+                try writeFile(base + ".md", PythonLazyBench.markdown(r, jsonName: name + ".json"))
+                print("wrote \(base).md")
+            } else if python {
                 try writeFile(base + ".md", PythonAppBench.markdown(r, jsonName: name + ".json"))
                 print("wrote \(base).md")
             } else {
@@ -393,4 +403,65 @@ extension Optional {
         guard let v = self else { throw BenchError(message) }
         return v
     }
+}
+
+func pythonLazyCommand(_ argv: [String]) throws -> Int32 {
+    let started = Date()
+    let loadStart = loadAverage()
+    let a = try Args(argv, valued: ["project", "python", "find-links", "args", "reps", "warm-reps", "warmups",
+                                    "flavor-bin", "work-dir", "out-dir", "name", "repo"], flags: [])
+    guard a.positionals.isEmpty else { throw BenchError("unexpected argument '\(a.positionals[0])' (see flavor-bench help)") }
+    let repo = try repoRoot(a.value("repo"))
+    let project = URL(fileURLWithPath: a.value("project") ?? repo + "/examples/sciapp").standardizedFileURL.path
+    guard FileManager.default.fileExists(atPath: project + "/pyproject.toml") else { throw BenchError("\(project): no pyproject.toml there") }
+    let pythonName = a.value("python") ?? "python3"
+    guard let py = which(pythonName) else { throw BenchError("\(pythonName) not found on PATH (pass --python PATH)") }
+    let python = try checked([py, "-c", "import sys; print(sys.executable)"], what: "\(py)").trimmingCharacters(in: .whitespacesAndNewlines)
+    var o = PythonLazyBench.Options(project: project, python: python)
+    o.findLinks = a.value("find-links").map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+    if let s = a.value("args") { o.appArgs = s.split(separator: " ").map(String.init) }
+    if let n = try a.int("reps", min: 1) { o.coldReps = n }
+    if let n = try a.int("warm-reps", min: 1) { o.warmReps = n }
+    if let n = try a.int("warmups") { o.warmups = n; o.warmWarmups = max(n, 1) }
+    let (commit, dirty) = gitState(repo)
+    let tools = try Toolset.resolve(flavorBin: a.value("flavor-bin") ?? repo + "/.build/release", upstreamBin: nil, upstream: .off, pigz: false)
+    var notes = [String]()
+    let busy = busyProcesses()
+    if !busy.isEmpty {
+        notes.append("other heavy processes were running at the start: \(busy.joined(separator: ", ")) (figures are noisier)")
+        progress("warning: " + notes.last!)
+    }
+    let tmp = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    let workBase = a.value("work-dir") ?? tmp
+    try makeDirs(workBase)
+    let workRoot = URL(fileURLWithPath: workBase).standardizedFileURL.path + "/flavor-bench-\(getpid())"
+    try makeDirs(workRoot)
+    defer { try? removeTree(workRoot) }
+    let bench = try PythonLazyBench(options: o, tools: tools, workRoot: workRoot)
+    let result = try bench.run()
+    notes += bench.notes
+    for (phase, share) in (result.otherCPU ?? [:]).sorted(by: { $0.key < $1.key }) where share > 0.1 {
+        notes.append(String(format: "%@: other processes used %.0f%% of a core while it ran (disturbed)", phase, share * 100))
+    }
+    var machine = Machine.current()
+    machine.loadAverageStart = loadStart
+    machine.loadAverageEnd = loadAverage()
+    var toolList = Versions.tools(tools).filter { !["tar", "gzip", "flavor-bench"].contains($0.name) }
+    toolList.append(Tool(name: "build python", path: python, version: Versions.of([python, "--version"])))
+    let settings = Settings(packReps: 0, unpackReps: 0, coldReps: o.coldReps, warmReps: o.warmReps, warmups: o.warmups,
+                            warmWarmups: o.warmWarmups, copyFloorThreads: 0, pigzThreads: 0, upstream: false, ioBackends: false)
+    var report = Report(kind: "python-lazy", profile: "python-lazy", started: isoString(started), durationSeconds: Date().timeIntervalSince(started),
+                        commit: commit, dirty: dirty, command: (["flavor-bench", "python-lazy"] + argv).map(shellQuote).joined(separator: " "),
+                        machine: machine, tools: toolList, environment: [:], workDir: workRoot, workFilesystem: filesystemType(workRoot),
+                        settings: settings, corpora: [result], notes: notes)
+    let outDir = a.value("out-dir") ?? repo + "/perf-reports"
+    try makeDirs(outDir)
+    let base = a.value("name") ?? "\(report.started.prefix(10))-\(commit)-python-lazy"
+    report.durationSeconds = Date().timeIntervalSince(started)
+    try report.write(json: outDir + "/\(base).json")
+    let md = PythonLazyBench.markdown(report, jsonName: "\(base).json")
+    try writeFile(outDir + "/\(base).md", md)
+    print(md.components(separatedBy: "\n## ").prefix(2).joined(separator: "\n## "))
+    print("\nwrote \(outDir)/\(base).json, .md")
+    return Exit.ok
 }

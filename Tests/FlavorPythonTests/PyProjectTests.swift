@@ -113,3 +113,34 @@ struct PyProjectTests {
         #expect(Tree.relative(from: "python/lib", to: "python/lib") == ".")
     }
 }
+
+@Suite("Progressive: which unit a file belongs to")
+struct ProgressiveKeyTests {
+    @Test("paths map to the top-level module they belong to", arguments: [
+        ("sympy/core/basic.py", "sympy"), ("six.py", "six"), ("__pycache__/six.cpython-311.pyc", "six"),
+        ("numpy.libs/libopenblas.so", "numpy.libs"), ("_cffi_backend.cpython-311-x86_64-linux-gnu.so", "_cffi_backend"),
+        ("README.txt", "README.txt"), ("os.pyc", "os"),
+    ])
+    func topLevel(_ rel: String, _ expected: String) {
+        #expect(Progressive.key(rel) == expected)
+    }
+
+    @Test("a split package maps its submodules on their own, its own files to itself", arguments: [
+        ("encodings/cp1252.pyc", "encodings.cp1252"), ("encodings/__init__.pyc", "encodings"), ("encodings/aliases.pyc", "encodings.aliases"),
+        ("importlib/metadata/__init__.pyc", "importlib.metadata"), ("importlib/util.pyc", "importlib.util"), ("json/decoder.pyc", "json"),
+    ])
+    func split(_ rel: String, _ expected: String) {
+        #expect(Progressive.key(rel, splitting: Progressive.splitPackages) == expected)
+    }
+
+    @Test("startup and progressive are checked like every [tool.flavor] key")
+    func keys() throws {
+        let base = "[project]\nname = \"a\"\nversion = \"1\"\n[tool.flavor]\n"
+        let p = try PyProject.parse(base + "startup = [[\"--help\"], [\"version\", \"-v\"]]\nprogressive = false\n", file: "/p/pyproject.toml")
+        #expect(p.startup == [["--help"], ["version", "-v"]] && !p.progressive)
+        #expect(try PyProject.parse(base, file: "/p/pyproject.toml").startup == [["--help"]])
+        do { _ = try PyProject.parse(base + "startup = [\"--help\"]\n", file: "/p/pyproject.toml"); Issue.record("accepted") } catch {
+            #expect(error.message.contains("tool.flavor.startup must be an array of arrays of strings"))
+        }
+    }
+}
