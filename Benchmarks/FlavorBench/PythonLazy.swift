@@ -97,10 +97,12 @@ final class PythonLazyBench {
         try checked(["cp", "-R", opts.project, work + "/proj-venv"], what: "copying the project")
         try checked([venv + "/bin/pip", "install", "-q", "--disable-pip-version-check"] + pip + [work + "/proj-venv"], what: "pip install into the venv floor")
         try checked([venv + "/bin/python", "-m", "compileall", "-q", venv + "/lib"], what: "byte-compiling the venv floor")
-        let scripts = (try? FileManager.default.contentsOfDirectory(atPath: venv + "/bin")) ?? []
-        scriptName = scripts.filter { !["python", "python3", "pip", "pip3", "activate"].contains($0) && !$0.hasPrefix("python3.")
-            && !$0.hasPrefix("pip3.") && !$0.hasPrefix("activate") && !$0.hasPrefix("Activate") }.sorted().first ?? ""
-        guard !scriptName.isEmpty else { throw BenchError("\(opts.project): pip installed no console script into the venv floor") }
+        // The project's first console script (its dependencies install theirs too: isympy, f2py).
+        scriptName = try checked([opts.python, "-c", "import sys, tomllib; print(next(iter(tomllib.load(open(sys.argv[1], 'rb'))['project']['scripts'])))",
+                                  opts.project + "/pyproject.toml"], what: "reading [project.scripts]").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard FileManager.default.isExecutableFile(atPath: venv + "/bin/" + scriptName) else {
+            throw BenchError("\(opts.project): pip installed no \(scriptName) console script into the venv floor")
+        }
 
         // Both packages must print what the venv prints.
         let floor = try outputOf(launch("venv", cache: nil), tag: "venv")

@@ -105,7 +105,7 @@ extension Packer {
                                                    mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, slot: s.id,
                                                    workers: settings.workerCount)
                 let codec = s.chain.operations.first { $0 != .tar }
-                let shards = cut(items, limit: shardBytes, alone: 4 * settings.gzipChunkBytes)
+                let shards = cut(items, limit: s.shardBytes ?? shardBytes, alone: 4 * settings.gzipChunkBytes)
                 slots.append(s); jobs.append(.shard(items: shards[0], codec: codec, slot: s.id))
                 for (k, shard) in shards.enumerated().dropFirst() {
                     var part = s

@@ -18,6 +18,9 @@ public struct PackSlot: Sendable {
     public var lifecycle = "runtime"
     public var permissions: String? = nil
     public var resolution = "build"
+    /// Tar bytes per shard for this directory slot (nil: `Packer.shardBytes`). Smaller shards let
+    /// one slot extracted on its own (a lazy slot's ensure) use every core.
+    public var shardBytes: Int? = nil
 
     public init(id: String, source: String, target: String, content: Content, chain: OperationChain) {
         self.id = id; self.source = source; self.target = target; self.content = content; self.chain = chain

@@ -28,6 +28,8 @@ enum Progressive {
 
     /// Lazy units smaller than this share one slot per tree (each ensure is a launcher process).
     static let smallUnitBytes = 512 << 10
+    /// Tar bytes per shard of a lazy slot (eager slots: Packer.shardBytes, 8 MiB).
+    static let lazyShardBytes = 2 << 20
     static let hookModule = "_flavor_lazy"
 
     // MARK: the startup profile

@@ -361,7 +361,11 @@ public enum PythonBuild {
         // The metadata names the build's parts, not the temporary directories they were staged in
         // (which would make every build differ).
         for (k, id) in ["python", "site-packages", "app"].enumerated() { plan.slots[k].source = "flavor-build/" + id }
-        for (k, l) in lazy.enumerated() { plan.slots[firstLazy + k].source = "flavor-build/lazy/" + l.id }
+        for (k, l) in lazy.enumerated() {
+            plan.slots[firstLazy + k].source = "flavor-build/lazy/" + l.id
+            // A lazy slot is extracted on its own: cut finer, so that its ensure uses every core.
+            plan.slots[firstLazy + k].shardBytes = Progressive.lazyShardBytes
+        }
         return plan
     }
 }
