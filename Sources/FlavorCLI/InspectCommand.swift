@@ -39,7 +39,8 @@ struct InspectCommand: ParsableCommand {
         var totals = [String: (Int, UInt64, UInt64)]()
         for (i, d) in pkg.descriptors.enumerated() {
             let t = totals[extraction(i)] ?? (0, 0, 0)
-            totals[extraction(i)] = (t.0 + 1, t.1 + d.size, t.2 + d.originalSize)
+            // Wrapping: a damaged table's sizes may be anything (the problems list says so below).
+            totals[extraction(i)] = (t.0 + 1, t.1 &+ d.size, t.2 &+ d.originalSize)
         }
         if let lazy = totals["lazy"], let eager = totals["eager"] {
             lines.append("          eager: \(eager.0) slots, \(eager.1) B stored / \(eager.2) B; lazy: \(lazy.0) slots, \(lazy.1) B stored / \(lazy.2) B (extracted when first needed)")
