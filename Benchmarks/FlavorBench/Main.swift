@@ -173,8 +173,7 @@ func pythonAppCommand(_ argv: [String]) throws -> Int32 {
     let repo = try repoRoot(a.value("repo"))
     let project = URL(fileURLWithPath: a.value("project") ?? repo + "/examples/pyapp").standardizedFileURL.path
     guard FileManager.default.fileExists(atPath: project + "/pyproject.toml") else { throw BenchError("\(project): no pyproject.toml there") }
-    let pythonName = a.value("python") ?? "python3"
-    guard let py = which(pythonName) else { throw BenchError("\(pythonName) not found on PATH (pass --python PATH)") }
+    let py = try pythonOnPath(a)
     // The real interpreter (a pyenv shim would start a shell script per call).
     let python = try checked([py, "-c", "import sys; print(sys.executable)"], what: "\(py)").trimmingCharacters(in: .whitespacesAndNewlines)
     var o = PythonAppBench.Options(project: project, python: python, peers: try Toolset.UpstreamMode(rawValue: a.value("peers") ?? "auto")
@@ -190,26 +189,15 @@ func pythonAppCommand(_ argv: [String]) throws -> Int32 {
     let flavorBin = a.value("flavor-bin") ?? repo + "/.build/release"
     let tools = try Toolset.resolve(flavorBin: flavorBin, upstreamBin: nil, upstream: .off, pigz: false)
 
-    var notes = [String]()
-    let busy = busyProcesses()
-    if !busy.isEmpty {
-        notes.append("other heavy processes were running at the start: \(busy.joined(separator: ", ")) (figures are noisier)")
-        progress("warning: " + notes.last!)
-    }
-    let tmp = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
-    let workBase = a.value("work-dir") ?? tmp
-    try makeDirs(workBase)
-    let workRoot = URL(fileURLWithPath: workBase).standardizedFileURL.path + "/flavor-bench-\(getpid())"
-    try makeDirs(workRoot)
+    var notes = busyNotes()
+    let workRoot = try scenarioWorkRoot(a)
     defer { try? removeTree(workRoot) }
     let fs = filesystemType(workRoot)
 
     let bench = try PythonAppBench(options: o, tools: tools, repo: repo, workRoot: workRoot)
     let result = try bench.run()
     notes += bench.notes
-    for (phase, share) in (result.otherCPU ?? [:]).sorted(by: { $0.key < $1.key }) where share > 0.1 {
-        notes.append(String(format: "%@: other processes used %.0f%% of a core while it ran (disturbed)", phase, share * 100))
-    }
+    notes += disturbedNotes(result)
     var machine = Machine.current()
     machine.loadAverageStart = loadStart
     machine.loadAverageEnd = loadAverage()
@@ -414,8 +402,7 @@ func pythonLazyCommand(_ argv: [String]) throws -> Int32 {
     let repo = try repoRoot(a.value("repo"))
     let project = URL(fileURLWithPath: a.value("project") ?? repo + "/examples/sciapp").standardizedFileURL.path
     guard FileManager.default.fileExists(atPath: project + "/pyproject.toml") else { throw BenchError("\(project): no pyproject.toml there") }
-    let pythonName = a.value("python") ?? "python3"
-    guard let py = which(pythonName) else { throw BenchError("\(pythonName) not found on PATH (pass --python PATH)") }
+    let py = try pythonOnPath(a)
     let python = try checked([py, "-c", "import sys; print(sys.executable)"], what: "\(py)").trimmingCharacters(in: .whitespacesAndNewlines)
     var o = PythonLazyBench.Options(project: project, python: python)
     o.findLinks = a.value("find-links").map { URL(fileURLWithPath: $0).standardizedFileURL.path }
@@ -425,24 +412,13 @@ func pythonLazyCommand(_ argv: [String]) throws -> Int32 {
     if let n = try a.int("warmups") { o.warmups = n; o.warmWarmups = max(n, 1) }
     let (commit, dirty) = gitState(repo)
     let tools = try Toolset.resolve(flavorBin: a.value("flavor-bin") ?? repo + "/.build/release", upstreamBin: nil, upstream: .off, pigz: false)
-    var notes = [String]()
-    let busy = busyProcesses()
-    if !busy.isEmpty {
-        notes.append("other heavy processes were running at the start: \(busy.joined(separator: ", ")) (figures are noisier)")
-        progress("warning: " + notes.last!)
-    }
-    let tmp = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
-    let workBase = a.value("work-dir") ?? tmp
-    try makeDirs(workBase)
-    let workRoot = URL(fileURLWithPath: workBase).standardizedFileURL.path + "/flavor-bench-\(getpid())"
-    try makeDirs(workRoot)
+    var notes = busyNotes()
+    let workRoot = try scenarioWorkRoot(a)
     defer { try? removeTree(workRoot) }
     let bench = try PythonLazyBench(options: o, tools: tools, workRoot: workRoot)
     let result = try bench.run()
     notes += bench.notes
-    for (phase, share) in (result.otherCPU ?? [:]).sorted(by: { $0.key < $1.key }) where share > 0.1 {
-        notes.append(String(format: "%@: other processes used %.0f%% of a core while it ran (disturbed)", phase, share * 100))
-    }
+    notes += disturbedNotes(result)
     var machine = Machine.current()
     machine.loadAverageStart = loadStart
     machine.loadAverageEnd = loadAverage()
@@ -464,4 +440,39 @@ func pythonLazyCommand(_ argv: [String]) throws -> Int32 {
     print(md.components(separatedBy: "\n## ").prefix(2).joined(separator: "\n## "))
     print("\nwrote \(outDir)/\(base).json, .md")
     return Exit.ok
+}
+
+// MARK: shared by the Python scenarios
+
+/// A note when other heavy processes run at the start (figures are noisier then).
+func busyNotes() -> [String] {
+    let busy = busyProcesses()
+    guard !busy.isEmpty else { return [] }
+    let note = "other heavy processes were running at the start: \(busy.joined(separator: ", ")) (figures are noisier)"
+    progress("warning: " + note)
+    return [note]
+}
+
+/// A new work directory under --work-dir (default $TMPDIR: a disk, where users' caches are).
+func scenarioWorkRoot(_ a: Args) throws -> String {
+    let tmp = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    let workBase = a.value("work-dir") ?? tmp
+    try makeDirs(workBase)
+    let workRoot = URL(fileURLWithPath: workBase).standardizedFileURL.path + "/flavor-bench-\(getpid())"
+    try makeDirs(workRoot)
+    return workRoot
+}
+
+/// Phases during which other processes used more than a tenth of a core.
+func disturbedNotes(_ result: CorpusResult) -> [String] {
+    (result.otherCPU ?? [:]).sorted(by: { $0.key < $1.key }).filter { $0.value > 0.1 }.map { phase, share in
+        String(format: "%@: other processes used %.0f%% of a core while it ran (disturbed)", phase, share * 100)
+    }
+}
+
+/// --python (default python3), found on PATH.
+func pythonOnPath(_ a: Args) throws -> String {
+    let name = a.value("python") ?? "python3"
+    guard let py = which(name) else { throw BenchError("\(name) not found on PATH (pass --python PATH)") }
+    return py
 }

@@ -352,10 +352,7 @@ final class PythonAppBench {
         return v.map { series("warm", $0, r) }
     }
 
-    func series(_ phase: String, _ v: Variant, _ r: PhaseRunner.Result) -> Series {
-        Series(id: "\(phase)/\(v.id)", phase: phase, label: v.label, command: v.command(0).display,
-               samples: r.samples[v.id]!, rss: r.rss[v.id]!, bytes: nil, files: nil)
-    }
+    func series(_ phase: String, _ v: Variant, _ r: PhaseRunner.Result) -> Series { Series(phase, v, r) }
 
     // MARK: ratios and targets
 
@@ -446,5 +443,13 @@ final class PythonAppBench {
         if !c.checks.isEmpty { s += "\nChecks: " + c.checks.joined(separator: "; ") + ".\n" }
         s += "\nCommands:\n\n" + c.series.map { "- `\($0.id)`: `\($0.command)`" }.joined(separator: "\n") + "\n"
         return s
+    }
+}
+
+extension Series {
+    /// One command of a scenario phase (no byte or file throughput: these are launches).
+    init(_ phase: String, _ v: Variant, _ r: PhaseRunner.Result) {
+        self.init(id: "\(phase)/\(v.id)", phase: phase, label: v.label, command: v.command(0).display,
+                  samples: r.samples[v.id]!, rss: r.rss[v.id]!, bytes: nil, files: nil)
     }
 }

@@ -183,10 +183,7 @@ final class PythonLazyBench {
         return v.map { series("warm", $0, r) }
     }
 
-    func series(_ phase: String, _ v: Variant, _ r: PhaseRunner.Result) -> Series {
-        Series(id: "\(phase)/\(v.id)", phase: phase, label: v.label, command: v.command(0).display,
-               samples: r.samples[v.id]!, rss: r.rss[v.id]!, bytes: nil, files: nil)
-    }
+    func series(_ phase: String, _ v: Variant, _ r: PhaseRunner.Result) -> Series { Series(phase, v, r) }
 
     // MARK: ratios and targets
 
