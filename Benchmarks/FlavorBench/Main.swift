@@ -211,15 +211,8 @@ func pythonAppCommand(_ argv: [String]) throws -> Int32 {
                         commit: commit, dirty: dirty, command: (["flavor-bench", "python-app"] + argv).map(shellQuote).joined(separator: " "),
                         machine: machine, tools: toolList, environment: [:], workDir: workRoot, workFilesystem: fs, settings: settings,
                         corpora: [result], notes: notes)
-    let outDir = a.value("out-dir") ?? repo + "/perf-reports"
-    try makeDirs(outDir)
-    let base = a.value("name") ?? "\(report.started.prefix(10))-\(commit)-python-app"
     report.durationSeconds = Date().timeIntervalSince(started)
-    try report.write(json: outDir + "/\(base).json")
-    let md = PythonAppBench.markdown(report, jsonName: "\(base).json")
-    try writeFile(outDir + "/\(base).md", md)
-    print(md.components(separatedBy: "\n## ").prefix(2).joined(separator: "\n## "))
-    print("\nwrote \(outDir)/\(base).json, .md")
+    try writeScenarioReport(report, a: a, repo: repo, markdown: PythonAppBench.markdown)
     return Exit.ok
 }
 
@@ -430,19 +423,24 @@ func pythonLazyCommand(_ argv: [String]) throws -> Int32 {
                         commit: commit, dirty: dirty, command: (["flavor-bench", "python-lazy"] + argv).map(shellQuote).joined(separator: " "),
                         machine: machine, tools: toolList, environment: [:], workDir: workRoot, workFilesystem: filesystemType(workRoot),
                         settings: settings, corpora: [result], notes: notes)
-    let outDir = a.value("out-dir") ?? repo + "/perf-reports"
-    try makeDirs(outDir)
-    let base = a.value("name") ?? "\(report.started.prefix(10))-\(commit)-python-lazy"
     report.durationSeconds = Date().timeIntervalSince(started)
-    try report.write(json: outDir + "/\(base).json")
-    let md = PythonLazyBench.markdown(report, jsonName: "\(base).json")
-    try writeFile(outDir + "/\(base).md", md)
-    print(md.components(separatedBy: "\n## ").prefix(2).joined(separator: "\n## "))
-    print("\nwrote \(outDir)/\(base).json, .md")
+    try writeScenarioReport(report, a: a, repo: repo, markdown: PythonLazyBench.markdown)
     return Exit.ok
 }
 
 // MARK: shared by the Python scenarios
+
+/// perf-reports/<date>-<commit>-<kind>.{json,md} (or --out-dir, --name); prints the head of the markdown.
+func writeScenarioReport(_ report: Report, a: Args, repo: String, markdown: (Report, String) -> String) throws {
+    let outDir = a.value("out-dir") ?? repo + "/perf-reports"
+    try makeDirs(outDir)
+    let base = a.value("name") ?? "\(report.started.prefix(10))-\(report.commit)-\(report.kind)"
+    try report.write(json: outDir + "/\(base).json")
+    let md = markdown(report, "\(base).json")
+    try writeFile(outDir + "/\(base).md", md)
+    print(md.components(separatedBy: "\n## ").prefix(2).joined(separator: "\n## "))
+    print("\nwrote \(outDir)/\(base).json, .md")
+}
 
 /// A note when other heavy processes run at the start (figures are noisier then).
 func busyNotes() -> [String] {
