@@ -198,10 +198,8 @@ func pythonAppCommand(_ argv: [String]) throws -> Int32 {
     let result = try bench.run()
     notes += bench.notes
     notes += disturbedNotes(result)
-    var machine = Machine.current()
-    machine.loadAverageStart = loadStart
-    machine.loadAverageEnd = loadAverage()
-    var toolList = Versions.tools(tools).filter { !["tar", "gzip", "flavor-bench"].contains($0.name) }
+    let machine = Machine.current(loadAverageStart: loadStart)
+    var toolList = scenarioTools(tools)
     if let p = bench.peers.pyinstaller { toolList.append(Tool(name: "pyinstaller", path: p, version: Versions.of([p, "--version"]))) }
     if let p = bench.peers.flavorpack { toolList.append(Tool(name: "flavorpack", path: p, version: Versions.of([p, "--version"]))) }
     toolList.append(Tool(name: "build python", path: python, version: Versions.of([python, "--version"])))
@@ -412,10 +410,8 @@ func pythonLazyCommand(_ argv: [String]) throws -> Int32 {
     let result = try bench.run()
     notes += bench.notes
     notes += disturbedNotes(result)
-    var machine = Machine.current()
-    machine.loadAverageStart = loadStart
-    machine.loadAverageEnd = loadAverage()
-    var toolList = Versions.tools(tools).filter { !["tar", "gzip", "flavor-bench"].contains($0.name) }
+    let machine = Machine.current(loadAverageStart: loadStart)
+    var toolList = scenarioTools(tools)
     toolList.append(Tool(name: "build python", path: python, version: Versions.of([python, "--version"])))
     let settings = Settings(packReps: 0, unpackReps: 0, coldReps: o.coldReps, warmReps: o.warmReps, warmups: o.warmups,
                             warmWarmups: o.warmWarmups, copyFloorThreads: 0, pigzThreads: 0, upstream: false, ioBackends: false)
@@ -429,6 +425,21 @@ func pythonLazyCommand(_ argv: [String]) throws -> Int32 {
 }
 
 // MARK: shared by the Python scenarios
+
+extension Machine {
+    /// This machine now, with the load average read at the start of the run and now.
+    static func current(loadAverageStart: String) -> Machine {
+        var m = Machine.current()
+        m.loadAverageStart = loadAverageStart
+        m.loadAverageEnd = loadAverage()
+        return m
+    }
+}
+
+/// The tools a Python scenario reports (ours; tar and gzip take no part).
+func scenarioTools(_ tools: Toolset) -> [Tool] {
+    Versions.tools(tools).filter { !["tar", "gzip", "flavor-bench"].contains($0.name) }
+}
 
 /// perf-reports/<date>-<commit>-<kind>.{json,md} (or --out-dir, --name); prints the head of the markdown.
 func writeScenarioReport(_ report: Report, a: Args, repo: String, markdown: (Report, String) -> String) throws {

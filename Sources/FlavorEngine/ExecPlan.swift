@@ -112,7 +112,7 @@ public struct ExecPlan: Sendable {
         return pi == p.count
     }
 
-    public static func environment(base: [String], metadata m: Metadata, workenv: String, exePath: String,
+    public static func environment(base: [String], metadata m: Metadata, workenv: String, lazySlots: String? = nil, exePath: String,
                                    settings: Settings, warn: (String) -> Void) -> [String] {
         // Whole "KEY=value" entries plus their keys, in two [String]s rather than an array of
         // (key, value) tuples: this runs on every launch, a tuple array costs a generic metadata
@@ -166,16 +166,15 @@ public struct ExecPlan: Sendable {
         set("FLAVOR_PACKAGE", exePath)
         // Where lazy slots' markers are: the Python import hook acts only when this names its own
         // workenv's (so a value inherited from another package, or an upstream launcher, leaves it idle).
-        let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: lastPathComponent(exePath) ?? "")
-        if paths.workenv == workenv { set("FLAVOR_LAZY_SLOTS", paths.slotsDir) }
+        if let lazySlots { set("FLAVOR_LAZY_SLOTS", lazySlots) }
         let path = get("PATH")
         set("PATH", path.map { workenv + "/bin:" + $0 } ?? workenv + "/bin")
         return entries
     }
 
-    public static func make(metadata m: Metadata, workenv: String, exePath: String, userArgs: [String],
+    public static func make(metadata m: Metadata, workenv: String, lazySlots: String? = nil, exePath: String, userArgs: [String],
                             baseEnv: [String], settings: Settings, warn: (String) -> Void) throws(EngineError) -> ExecPlan {
-        let env = environment(base: baseEnv, metadata: m, workenv: workenv, exePath: exePath, settings: settings, warn: warn)
+        let env = environment(base: baseEnv, metadata: m, workenv: workenv, lazySlots: lazySlots, exePath: exePath, settings: settings, warn: warn)
         let words = try shellSplit(Placeholders.expand(m.command, workenv: workenv, metadata: m))
         guard let first = words.first else { throw EngineError(.config, "execution.command is empty") }
         let program = try resolve(first, env: env)
@@ -184,9 +183,9 @@ public struct ExecPlan: Sendable {
 
     /// `python ARGS…` in the launcher CLI: the bundled interpreter with the environment a normal run
     /// gets. The interpreter is one path after expansion, not a command line, so it is not split.
-    public static func python(interpreter: String, metadata m: Metadata, workenv: String, exePath: String, userArgs: [String],
+    public static func python(interpreter: String, metadata m: Metadata, workenv: String, lazySlots: String? = nil, exePath: String, userArgs: [String],
                               baseEnv: [String], settings: Settings, warn: (String) -> Void) throws(EngineError) -> ExecPlan {
-        let env = environment(base: baseEnv, metadata: m, workenv: workenv, exePath: exePath, settings: settings, warn: warn)
+        let env = environment(base: baseEnv, metadata: m, workenv: workenv, lazySlots: lazySlots, exePath: exePath, settings: settings, warn: warn)
         let expanded = Placeholders.expand(interpreter, workenv: workenv, metadata: m)
         guard !expanded.isEmpty else { throw EngineError(.config, "runtime.python.interpreter is empty") }
         let program = try resolve(expanded, env: env)

@@ -96,7 +96,7 @@ public enum Launch {
         try Policy.enforce(pkg, m, settings: settings)
         let exe = pkg.path
         let paths = try prepare(pkg, m, settings: settings)
-        let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, exePath: exe, userArgs: args,
+        let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, lazySlots: paths.slotsDir, exePath: exe, userArgs: args,
                                      baseEnv: settings.environment, settings: settings) { log(settings, "warn", $0) }
         return try execute(plan, settings: settings)
     }
@@ -118,7 +118,7 @@ public enum Launch {
             return LauncherExit.usage
         }
         let paths = try prepare(pkg, m, settings: settings)
-        let plan = try ExecPlan.python(interpreter: interpreter, metadata: m, workenv: paths.workenv, exePath: pkg.path,
+        let plan = try ExecPlan.python(interpreter: interpreter, metadata: m, workenv: paths.workenv, lazySlots: paths.slotsDir, exePath: pkg.path,
                                        userArgs: args, baseEnv: settings.environment, settings: settings) { log(settings, "warn", $0) }
         return try execute(plan, settings: settings)
     }

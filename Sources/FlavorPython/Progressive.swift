@@ -22,8 +22,6 @@ enum Progressive {
         /// The runtime tree to pack as the eager `python` slot (the cached runtime minus its lazy parts).
         var pythonSource: String
         var lazy: [LazySlot]
-        var eagerBytes: Int
-        var startupModules: Int
     }
 
     /// Lazy units smaller than this share one slot per tree (each ensure is a launcher process).
@@ -150,10 +148,10 @@ enum Progressive {
 
     /// site-packages by installed distribution (from each `.dist-info/RECORD`); distributions sharing
     /// a top-level name (namespace packages) form one unit. Files no RECORD claims, `.pth` files and
-    /// every `.dist-info` stay eager. Returns units keyed by their first distribution.
+    /// every `.dist-info` stay eager (not in any unit). Returns units keyed by their first distribution.
     /// A library the build bundled into `flavor.libs/` joins the distributions whose extension
     /// modules need it, unless the app's own code (`eagerNeeds`) does.
-    static func distributionUnits(_ site: String, eagerNeeds: Set<String> = []) throws(BuildError) -> (units: [String: Unit], eagerFiles: [String]) {
+    static func distributionUnits(_ site: String, eagerNeeds: Set<String> = []) throws(BuildError) -> [String: Unit] {
         var owners = [String: Set<String>]()
         var groups = Groups()
         for name in ((try? FS.listDirectory(site)) ?? []).sorted() where name.hasSuffix(".dist-info") {
@@ -180,11 +178,11 @@ enum Progressive {
             else if let d = owners[key(rel)]?.min() { label = d } else { continue }
             for n in needs { groups.union(label, "lib:" + n) }
         }
-        var units = [String: Unit](), eager = [String]()
+        var units = [String: Unit]()
         for rel in files {
             let k = key(rel)
             let lib = rel.hasPrefix(bundle) && bundled.contains(String(rel.dropFirst(bundle.count)))
-            guard let d = lib ? "lib:" + rel.dropFirst(bundle.count) : owners[k]?.min() else { eager.append(rel); continue }
+            guard let d = lib ? "lib:" + rel.dropFirst(bundle.count) : owners[k]?.min() else { continue }   // eager
             let root = groups.find(d)
             var u = units[root] ?? Unit()
             if u.labels.isEmpty { u.labels = groups.parent.keys.filter { groups.find($0) == root && !$0.hasPrefix("lib:") }.sorted() }
@@ -194,25 +192,23 @@ enum Progressive {
             units[root] = u
         }
         // Libraries no distribution needs: eager, like the rest of flavor.libs.
-        for (r, u) in units where u.names.isEmpty { eager += u.files; units[r] = nil }
-        return (units, eager)
+        return units.filter { !$0.value.names.isEmpty }
     }
 
     /// The standard library (under the runtime root `python/`) by top-level package or module;
     /// extension modules in lib-dynload join the package of their name, and a bundled library in
     /// `lib/` joins every extension module that needs it. The interpreter, libpython and the libraries
     /// they need, site-packages and anything else stay eager.
-    static func stdlibUnits(_ root: String, short: String) throws(BuildError) -> (units: [String: Unit], eagerFiles: [String]) {
+    static func stdlibUnits(_ root: String, short: String) throws(BuildError) -> [String: Unit] {
         let std = "lib/python" + short + "/"
         var groups = Groups()
         var keyOf = [String: String]()            // file → unit label
-        var eager = [String]()
         var libs = [String: String]()             // lib file name → label
         var coreObjects = [String]()
         var extObjects = [(String, String)]()     // (file, label)
         let files = try Tree.files(root)
         for rel in files {
-            if rel.hasPrefix(std + "site-packages/") { eager.append(rel); continue }
+            if rel.hasPrefix(std + "site-packages/") { continue }   // eager
             if rel.hasPrefix(std + "lib-dynload/") {
                 let label = "std:" + moduleStem(String(rel.dropFirst(std.count + "lib-dynload/".count)))
                 keyOf[rel] = label; extObjects.append((rel, label)); continue
@@ -223,7 +219,6 @@ enum Progressive {
                 libs[String(parts[1])] = "lib:" + parts[1]; keyOf[rel] = "lib:" + parts[1]; continue
             }
             if parts.first == "bin" || parts[parts.count - 1].hasPrefix("libpython") { coreObjects.append(rel) }
-            eager.append(rel)
         }
         func needed(_ rel: String) -> [String] {
             guard let st = try? FS.lstat(root + "/" + rel), st.isRegular, LibraryBundler.isELF(root + "/" + rel),
@@ -235,7 +230,7 @@ enum Progressive {
         while let o = queue.popLast() {
             for n in needed(o) where libs[n] != nil && !core.contains(n) { core.insert(n); queue.append("lib/" + n) }
         }
-        for n in core { keyOf["lib/" + n] = nil; eager.append("lib/" + n) }
+        for n in core { keyOf["lib/" + n] = nil }
         for (rel, label) in extObjects + libs.keys.filter({ !core.contains($0) }).map({ ("lib/" + $0, "lib:" + $0) }) {
             for n in needed(rel) where libs[n] != nil && !core.contains(n) { groups.union(label, "lib:" + n) }
         }
@@ -250,8 +245,7 @@ enum Progressive {
             units[r] = u
         }
         // A unit without an importable name (a stray data file) stays eager: no import asks for it.
-        for (r, u) in units where u.names.isEmpty { eager += u.files; units[r] = nil }
-        return (units, eager)
+        return units.filter { !$0.value.names.isEmpty }
     }
 
     // MARK: the split
@@ -285,7 +279,7 @@ enum Progressive {
         // The standard library: copied out of the cached runtime (which other builds share).
         let std = try stdlibUnits(runtime.pythonStaged, short: short)
         var lazyStdFiles = Set<String>()
-        for (id, units) in plan(std.units, prefix: "stdlib-") {
+        for (id, units) in plan(std, prefix: "stdlib-") {
             let files = Set(units.flatMap(\.files))
             lazyStdFiles.formUnion(files)
             let dir = lazyRoot + "/" + id
@@ -300,7 +294,7 @@ enum Progressive {
 
         // site-packages: the lazy distributions' files move out of the stage.
         let dists = try distributionUnits(site, eagerNeeds: eagerNeeds)
-        for (id, units) in plan(dists.units, prefix: "dist-") {
+        for (id, units) in plan(dists, prefix: "dist-") {
             let dir = lazyRoot + "/" + id
             do { try FS.mkdirs(dir, 0o755) } catch { throw BuildError("\(dir): \(error.reason)") }
             for u in units { for rel in u.files { try Tree.move(rel, from: site, to: dir) } }
@@ -316,9 +310,7 @@ enum Progressive {
         if !lazy.isEmpty {
             try writeHook(into: python + "/" + String(runtime.siteFinal.dropFirst("python/".count)), runtime: runtime, table: table)
         }
-        let eagerBytes = std.units.values.filter { !$0.names.isDisjoint(with: imported) }.reduce(0) { $0 + $1.bytes }
-            + dists.units.values.filter { !$0.names.isDisjoint(with: imported) }.reduce(0) { $0 + $1.bytes }
-        return Split(pythonSource: python, lazy: lazy, eagerBytes: eagerBytes, startupModules: imported.count)
+        return Split(pythonSource: python, lazy: lazy)
     }
 
     /// What the bundled interpreter says about its modules: `frozen` (built in or frozen, imported
