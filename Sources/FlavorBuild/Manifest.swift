@@ -17,6 +17,8 @@ public enum Manifest {
         public var zstdLevel: Int32 = 3
         /// SOURCE_DATE_EPOCH as found in the environment (`Settings.sourceDateEpoch`).
         public var sourceDateEpoch: String?
+        /// Append the attestation slot (SBOM + provenance); `--no-attestation` turns it off.
+        public var attestation = true
         public init(launcherPath: String, key: Ed25519KeyPair, deterministic: Bool) {
             self.launcherPath = launcherPath; self.key = key; self.deterministic = deterministic
         }
@@ -30,7 +32,14 @@ public enum Manifest {
             if case let .json(why, offset) = error { throw BuildError("\(path): invalid manifest JSON: \(why) at byte \(offset)") }
             throw BuildError("\(path): \(error)")
         }
-        return try plan(json, file: path, baseDir: parentDirectory(of: path), options: options)
+        var p = try plan(json, file: path, baseDir: parentDirectory(of: path), options: options)
+        // The manifest is this build's source: its digest goes into the provenance (the slot
+        // sources' files are in the attestation's content listing).
+        p.attestation?.provenance.append(("source", .object([
+            ("manifest", .string(String(path.split(separator: "/").last ?? Substring(path)))),
+            ("manifest_digest", .string("sha256:" + hex(bytes: SHA256.hash(bytes)))),
+        ])))
+        return p
     }
 
     static func requiredString(_ v: JSONValue?, _ key: String, _ file: String) throws(BuildError) -> String {
@@ -51,6 +60,7 @@ public enum Manifest {
             plan.executionEnv.append((k, v))
         }
         plan.deterministic = options.deterministic
+        if !options.attestation { plan.attestation = nil }
         if let e = options.sourceDateEpoch {
             guard let v = Int64(e) else { throw BuildError("SOURCE_DATE_EPOCH=\(e) is not an integer") }
             plan.sourceDateEpoch = v

@@ -10,11 +10,14 @@ struct InspectCommand: ParsableCommand {
         discussion: "The --json form is stable; docs/CLI.md lists its keys.")
 
     @Argument(help: "The package file.") var package: String
+    @Flag(help: "Print the CycloneDX 1.6 SBOM from the attestation slot.") var sbom = false
+    @Flag(help: "Print the build provenance from the attestation slot.") var provenance = false
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let pkg: PackageReader
         do { pkg = try PackageReader(path: package) } catch { fail(error.message, code: error.kind == .unreadable ? 2 : 1) }
+        if sbom || provenance { printAttestation(pkg) }
         let json: [UInt8], m: Metadata
         do { json = try pkg.metadataJSONBytes(); m = try pkg.metadata(jsonBytes: json) } catch { fail(error.message) }
         let idx = pkg.index
@@ -33,6 +36,7 @@ struct InspectCommand: ParsableCommand {
             switch m.slots[i].lifecycleValue {
             case .lazy: return "lazy"
             case .dev: return "dev"
+            case .attestation: return "never"
             default: return "eager"
             }
         }
@@ -89,12 +93,35 @@ struct InspectCommand: ParsableCommand {
                 ("metadata", .object([("offset", u64(idx.metadataOffset)), ("size", u64(idx.metadataSize)),
                                       ("json_size", .int(Int64(json.count)))])),
                 ("key_fingerprint", .string(fp)),
+                ("attestation", Attestation.slotIndex(pkg).map { i in .object([
+                    ("slot", .int(Int64(i))),
+                    ("sbom_digest", idx.attestationSBOMDigest.contains { $0 != 0 } ? .string(String(decoding: idx.attestationSBOMDigest.prefix { $0 != 0 }, as: UTF8.self)) : .null),
+                ]) } ?? .null),
                 ("command", .string(m.command)),
                 ("slots", .array(slotRows)),
             ]).serializedString(pretty: true))
         } else {
             printLine(lines.joined(separator: "\n"))
         }
+    }
+}
+
+extension InspectCommand {
+    /// `--sbom` / `--provenance`: the documents as upstream's inspect prints them (2-space JSON), after
+    /// checking them against the index's attestation_sbom_digest when it has one. Exit 1 without them.
+    func printAttestation(_ pkg: PackageReader) -> Never {
+        let stored = pkg.index.attestationSBOMDigest
+        if stored.contains(where: { $0 != 0 }), let i = Attestation.slotIndex(pkg), let b = try? pkg.slotBytes(i),
+           bytes(fromHex: String(decoding: stored.prefix { $0 != 0 }, as: UTF8.self)) != SHA256.hash(b) {
+            fail("\(package): the attestation slot does not match attestation_sbom_digest in the index (modified after signing)")
+        }
+        let doc: JSONValue
+        do { doc = try Attestation.read(pkg) } catch { fail(error.message) }
+        for (wanted, key) in [(sbom, "sbom"), (provenance, "provenance")] where wanted {
+            guard let part = doc[key] else { fail("\(package): the attestation has no \(key)") }
+            printLine(part.serializedString(pretty: true))
+        }
+        Process.exit(0)
     }
 }
 

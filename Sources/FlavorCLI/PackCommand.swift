@@ -44,9 +44,14 @@ struct PackCommand: ParsableCommand {
     @Option(help: "Replaces {workenv} in slot source paths (default: current directory).") var workenvBase: String?
     @Option(help: "Codec for directory slots: gzip (default, runs on upstream launchers), zstd (needs flavor-launcher), none.") var codec: String?
     @Option(help: "Compression level (gzip 1-12, zstd 1-19). Default: gzip 6, zstd 3.") var level: Int32?
+    @Flag(inversion: .prefixedNo, help: "Verify the package after building by running its own launcher (FLAVOR_LAUNCHER_CLI=1 PKG verify), as upstream; a package that fails is removed.") var verify = true
+    @Flag(help: "Strip symbols from (a copy of) the launcher before prepending it.") var strip = false
+    @Flag(help: "Progress lines on stderr even with --json.") var progress = false
+    @Flag(name: .customLong("no-attestation"), help: "Leave out the attestation slot (CycloneDX SBOM + provenance, covered by the signature).") var noAttestation = false
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
+        if progress && global.quiet { throw ValidationError("--progress and --quiet contradict each other") }
         if let c = codec, !["gzip", "zstd", "none"].contains(c) { throw ValidationError("--codec must be gzip, zstd or none") }
         if let l = level, !(1...19).contains(l) { throw ValidationError("--level must be between 1 and 19") }
         if let l = level, codec != "zstd", l > 12 { throw ValidationError("--level for gzip must be between 1 and 12") }
@@ -57,9 +62,11 @@ struct PackCommand: ParsableCommand {
         if manifestPath == nil { packPython() }
         guard let output else { fail("--output is needed with a manifest.json") }
         let settings = processSettings
-        guard let launcher = launcherBin ?? settings.launcherBin ?? defaultLauncherPath() else {
+        guard let chosen = launcherBin ?? settings.launcherBin ?? defaultLauncherPath() else {
             fail("no launcher: pass --launcher-bin (neither flavor-launcher-embedded nor flavor-launcher is next to flavor)")
         }
+        let launcher = preparedLauncher(chosen, beside: output)
+        defer { if launcher != chosen { _ = try? FS.unlink(launcher) } }
         do {
             let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed,
                                                             seedVariable: settings.keySeed)
@@ -69,6 +76,7 @@ struct PackCommand: ParsableCommand {
             var opts = Manifest.Options(launcherPath: launcher, key: key, deterministic: deterministic)
             opts.sourceDateEpoch = settings.sourceDateEpoch
             opts.workenvBase = workenvBase
+            opts.attestation = !noAttestation
             opts.codec = codec
             if let l = level { if codec == "zstd" { opts.zstdLevel = l } else { opts.gzipLevel = l } }
             if let l = settings.gzipLevel { opts.gzipLevel = l }
@@ -76,8 +84,9 @@ struct PackCommand: ParsableCommand {
             if plan.slots.contains(where: { $0.chain.operations.contains(.zstd) }) && !global.quiet {
                 Process.printError("flavor: warning: zstd slots need flavor-launcher; upstream 0.5.4 launchers cannot decode them")
             }
-            let quiet = global.quiet || global.json
+            let quiet = global.quiet || (global.json && !progress)
             let result = try Packer.pack(plan, to: output, settings: settings) { msg in if !quiet { Process.printError(msg) } }
+            if verify { verifyBuilt(result.path, quiet: quiet) }
             if global.json {
                 let slots = result.slots.map { s in
                     JSONValue.object([("id", .string(s.id)), ("stored_size", .int(Int64(s.stored))), ("original_size", .int(Int64(s.original)))])
@@ -109,6 +118,39 @@ extension PackCommand {
         return path.replacing("/./", with: "/")
     }
 
+    /// The launcher to prepend: `path` itself, or with --strip a stripped copy beside the output
+    /// (the caller removes it).
+    func preparedLauncher(_ path: String, beside output: String) -> String {
+        guard strip else { return path }
+        let dir = output.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let copy = (dir.isEmpty ? "." : dir) + "/.flavor-launcher-stripped-\(Process.id)"
+        let r: ChildProcess.Output
+        do { r = try ChildProcess.run(path: "/usr/bin/strip", argv: ["strip", "--strip-all", "-o", copy, path], env: ["PATH=/usr/bin:/bin", "LC_ALL=C"]) } catch {
+            fail("--strip: cannot run /usr/bin/strip (install binutils): \(error.reason)")
+        }
+        guard r.status == 0 else {
+            _ = try? FS.unlink(copy)
+            fail("--strip: strip \(path) failed: \(String(decoding: r.stderr, as: UTF8.self).split(separator: "\n").last ?? "")")
+        }
+        return copy
+    }
+
+    /// --verify: the package checked by its own launcher's CLI, as a user would; a package that
+    /// fails is removed, so nothing unverified is left at the output path.
+    func verifyBuilt(_ path: String, quiet: Bool) {
+        let r: ChildProcess.Output
+        do { r = try ChildProcess.run(path: path, argv: [path, "verify"], env: ["FLAVOR_LAUNCHER_CLI=1", "PATH=/usr/bin:/bin", "LC_ALL=C.UTF-8"]) } catch {
+            _ = try? FS.unlink(path)
+            fail("\(path): cannot run the package to verify it: \(error.reason) (removed; --no-verify skips this)")
+        }
+        guard r.status == 0 else {
+            _ = try? FS.unlink(path)
+            let why = String(decoding: r.stderr + r.stdout, as: UTF8.self).split(separator: "\n").prefix(3).joined(separator: "; ")
+            fail("\(path): its launcher's verify failed (exit \(r.status)): \(why) (the package was removed; --no-verify skips this)")
+        }
+        if !quiet { Process.printError("flavor: verified \(path) with its own launcher") }
+    }
+
     /// Staged runtimes are kept between builds: FLAVOR_BUILD_CACHE, else $XDG_CACHE_HOME/flavor/build, else ~/.cache/flavor/build.
     static func buildCacheDir(_ s: Settings) -> String {
         if let d = s.buildCache { return d }
@@ -118,10 +160,11 @@ extension PackCommand {
 
     func packPython() -> Never {
         let settings = processSettings
-        guard let launcher = launcherBin ?? settings.launcherBin ?? defaultLauncherPath() else {
+        guard let chosen = launcherBin ?? settings.launcherBin ?? defaultLauncherPath() else {
             fail("no launcher: pass --launcher-bin (neither flavor-launcher-embedded nor flavor-launcher is next to flavor)")
         }
-        let quiet = global.quiet || global.json
+        let launcher = preparedLauncher(chosen, beside: output ?? pyprojectPath)
+        let quiet = global.quiet || (global.json && !progress)
         do {
             let (key, deterministic) = try KeyFiles.resolve(privateKey: privateKey, publicKey: publicKey, seed: keySeed,
                                                             seedVariable: settings.keySeed)
@@ -133,6 +176,7 @@ extension PackCommand {
             mo.codec = codec
             if let l = level { if codec == "zstd" { mo.zstdLevel = l } else { mo.gzipLevel = l } }
             var o = PythonBuild.Options(project: pyprojectPath, cacheDir: Self.buildCacheDir(settings), manifest: mo, settings: settings)
+            o.attestation = !noAttestation
             o.output = output.map(absolute)
             o.python = python
             o.findLinks = findLinks.map { $0.contains("://") ? $0 : absolute($0) }
@@ -142,9 +186,15 @@ extension PackCommand {
             if noStrip { o.strip = false }
             if eager { o.progressive = false }
             let start = MonotonicClock.now()
-            let s = try PythonBuild.pack(o) { msg in
-                if !quiet { Process.printError(msg.hasPrefix("[") ? "flavor: " + msg : "flavor:   " + msg.drop(while: { $0 == " " })) }
+            let built: PythonBuild.Summary
+            do {
+                defer { if launcher != chosen { _ = try? FS.unlink(launcher) } }
+                built = try PythonBuild.pack(o) { msg in
+                    if !quiet { Process.printError(msg.hasPrefix("[") ? "flavor: " + msg : "flavor:   " + msg.drop(while: { $0 == " " })) }
+                }
             }
+            let s = built
+            if verify { verifyBuilt(s.package.path, quiet: quiet) }
             let r = s.package
             let stored = r.slots.reduce(0) { $0 + $1.stored }, original = r.slots.reduce(0) { $0 + $1.original }
             if global.json {

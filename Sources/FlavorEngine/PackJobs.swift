@@ -44,6 +44,9 @@ struct EncodedSlot: Sendable {
     var digest: [UInt8]
     /// SHA-256 of a ChunkedGzip header (signed in the metadata), nil for other slots.
     var chunkIndexDigest: [UInt8]? = nil
+    /// SHA-256 of every regular file the slot puts in the workenv (the attestation's content
+    /// listing), hashed while the worker has the bytes in cache.
+    var contentFiles: [ContentFile] = []
 
     init(stored: [UInt8], original: Int, digest: [UInt8]) {
         segments = [stored]; storedSize = stored.count; self.original = original; self.digest = digest
@@ -100,6 +103,8 @@ extension Packer {
             switch s.content {
             case let .file(path):
                 slots.append(s); jobs.append(.file(path: path, slot: s.id, declared: s.chain.operations.last))
+            case .generated:
+                continue
             case let .directory(path):
                 let items = try TarBuilder.collect(directory: path, prefix: SlotMetadata.relative(s.target),
                                                    mtime: plan.sourceDateEpoch, preserveSymlinks: plan.preserveSymlinks, slot: s.id,
@@ -196,20 +201,32 @@ extension Packer {
                 let workers = settings.workerCount
                 do {
                     let member = try ChunkedGzip.compress(source, level: gzipLevel, chunkSize: chunk, workers: workers)
-                    return EncodedSlot(member: member, original: source.count)
+                    var e = EncodedSlot(member: member, original: source.count)
+                    e.contentFiles = [ContentFile(path: items[0].member, digest: try hashFile(items[0].source))]
+                    return e
                 } catch {
                     throw EngineError(.config, "slot \"\(slot)\": \(error)")
                 }
             }
-            let used = try frame(items, slot: slot, into: &scratch.tar)
+            var files = [ContentFile]()
+            let used = try frame(items, slot: slot, into: &scratch.tar, digests: &files)
             let stored: [UInt8]
             switch codec {
             case .gzip?: stored = scratch.deflater(level: gzipLevel).gzip(scratch.tar, range: 0..<used)
             case .zstd?: stored = Zstd.compress(Array(scratch.tar[0..<used]), level: zstdLevel)
             default: stored = Array(scratch.tar[0..<used])
             }
-            return EncodedSlot(stored: stored, original: used, digest: SHA256.hash(stored))
+            var e = EncodedSlot(stored: stored, original: used, digest: SHA256.hash(stored))
+            e.contentFiles = files
+            return e
         }
+    }
+
+    /// SHA-256 of a file read through a mapping, released behind us (a big file's chunks are
+    /// compressed out of order, so its digest is a pass of its own).
+    static func hashFile(_ path: String) throws(SysError) -> [UInt8] {
+        let f = try MappedFile(path: path)
+        return SHA256.hash(f.bytes)
     }
 
     /// Whether `bytes` start like data of `op`: gzip's and zstd's magic numbers, ustar's at offset 257.
@@ -238,7 +255,7 @@ extension Packer {
     /// into the buffer (no mmap: for thousands of small files the map/unmap pairs cost more than the
     /// copy, and unmapping on several threads at once makes the kernel shoot down TLBs on every
     /// core), each opened relative to its directory so the kernel walks one path component.
-    static func frame(_ items: [TarItem], slot: String, into tar: inout [UInt8]) throws(EngineError) -> Int {
+    static func frame(_ items: [TarItem], slot: String, into tar: inout [UInt8], digests: inout [ContentFile]) throws(EngineError) -> Int {
         let need = items.reduce(2 * Tar.blockSize) { $0 + $1.estimatedTarBytes + 1 }
         if tar.count < need { tar += repeatElement(0, count: need - tar.count) }
         var used = 0
@@ -276,6 +293,7 @@ extension Packer {
             guard got == it.size else {
                 throw EngineError(.config, "slot \"\(slot)\": \(it.source) changed size while packing (listed with \(it.size) bytes, now \(got > it.size ? "more" : "\(got)")); pack again when the tree is quiet")
             }
+            digests.append(ContentFile(path: it.member, digest: SHA256.hash(tar, range: used..<used + it.size)))
             used += it.size
             zeros(Tar.padding(after: it.size))
         }

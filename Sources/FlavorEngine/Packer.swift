@@ -8,7 +8,8 @@ import Glibc
 /// One slot to pack. `content` says where the bytes come from; `chain` is what the stored
 /// bytes are (for a file: what the user declares; for a directory: what we encode).
 public struct PackSlot: Sendable {
-    public enum Content: Sendable { case file(String), directory(String) }
+    /// `generated`: bytes the packer makes itself (the attestation), never a builder's slot.
+    public enum Content: Sendable { case file(String), directory(String), generated }
     public var id: String
     public var source: String
     public var target: String
@@ -49,6 +50,8 @@ public struct PackPlan: Sendable {
     public var preserveSymlinks = false
     /// `compatibility.min_glibc` ("2.34"): the launcher refuses a cold start on an older glibc.
     public var minGlibc: String? = nil
+    /// The attestation slot (SBOM + provenance) appended last; nil: none (`--no-attestation`).
+    public var attestation: AttestationPlan? = AttestationPlan()
 
     public init(name: String, version: String, launcherPath: String, command: String, key: Ed25519KeyPair) {
         self.name = name; self.version = version; self.launcherPath = launcherPath; self.command = command; self.key = key
@@ -77,7 +80,7 @@ public enum Packer {
         // 1. Stored bytes of every slot (directories cut into shards), encoded in parallel.
         let t0 = MonotonicClock.now()
         func ms(since t: Double) -> String { "\(Int((MonotonicClock.now() - t) * 1000)) ms" }
-        let (slots, jobs) = try expand(plan, settings: settings)
+        var (slots, jobs) = try expand(plan, settings: settings)
         let inputBytes = jobs.reduce(0) { $0 + $1.estimatedBytes }
         progress("listed \(plan.slots.count) slots: \(inputBytes) bytes in \(jobs.count) jobs (\(ms(since: t0)))")
         let t1 = MonotonicClock.now()
@@ -86,7 +89,17 @@ public enum Packer {
         if inputBytes > settings.packSpoolBytes {
             do { spool = try Spool(siblingOf: output) } catch { throw EngineError(.io, "spool for \(output): \(error)") }
         }
-        let encoded = try encodeParallel(jobs, plan: plan, settings: settings, spool: spool)
+        var encoded = try encodeParallel(jobs, plan: plan, settings: settings, spool: spool)
+        let launcherDigest = SHA256.hash(launcher.bytes)
+        var attestationDigest: [UInt8]? = nil
+        if let extra = plan.attestation {
+            let doc = attestationDocument(plan, slots: slots, encoded: encoded, launcherDigest: launcherDigest, extra: extra)
+            var s = PackSlot(id: Attestation.slotID, source: "", target: Attestation.slotID, content: .generated, chain: OperationChain([]))
+            s.purpose = "data"; s.lifecycle = "attestation"; s.permissions = "0644"
+            let e = EncodedSlot(stored: doc, original: doc.count, digest: SHA256.hash(doc))
+            attestationDigest = e.digest
+            slots.append(s); encoded.append(e)
+        }
         progress("encoded \(slots.count) slots: \(encoded.reduce(0) { $0 + $1.original }) → \(encoded.reduce(0) { $0 + $1.storedSize }) bytes (\(ms(since: t1)))")
         let t2 = MonotonicClock.now()
         let sizes = encoded.map(\.storedSize)
@@ -95,7 +108,8 @@ public enum Packer {
         let chunkIndexDigests = encoded.map(\.chunkIndexDigest)
 
         // 2. Layout: launcher | metadata | pad8 | table | slots (8-aligned) | trailer.
-        let metadataJSON = metadataJSON(plan, slots: slots, launcher: launcher, sizes: sizes, digests: digests, chunkIndexDigests: chunkIndexDigests)
+        let metadataJSON = metadataJSON(plan, slots: slots, launcher: launcher, launcherDigest: launcherDigest, sizes: sizes, digests: digests,
+                                        chunkIndexDigests: chunkIndexDigests)
         let signature = Ed25519.sign(metadataJSON, with: plan.key)
         let metadataGz = Deflater(level: 9).gzip(metadataJSON)
         let metadataOffset = launcher.size
@@ -138,6 +152,7 @@ public enum Packer {
         if let policy = plan.extraMetadata.last(where: { $0.0 == "policy" })?.1 {
             index.attestationPolicyHash = Array(PackagePolicy.hash(policy).utf8)
         }
+        if let d = attestationDigest { index.attestationSBOMDigest = Array(hex(bytes: d).utf8) }
         let trailer = Trailer.encode(index: index.sealed())
 
         // 3. Write through a temporary name.
@@ -188,8 +203,23 @@ public enum Packer {
 
     static func align8(_ n: Int) -> Int { (n + 7) & ~7 }
 
-    static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, sizes: [Int], digests: [[UInt8]],
-                             chunkIndexDigests: [[UInt8]?]) -> [UInt8] {
+    /// The attestation of what was encoded: shards of one slot are reported as that slot.
+    static func attestationDocument(_ plan: PackPlan, slots: [PackSlot], encoded: [EncodedSlot], launcherDigest: [UInt8],
+                                    extra: AttestationPlan) -> [UInt8] {
+        var records = [Attestation.SlotRecord]()
+        for (i, s) in slots.enumerated() {
+            var files = encoded[i].contentFiles
+            if case .file = s.content { files = [ContentFile(path: SlotMetadata.relative(s.target), digest: encoded[i].digest)] }
+            records.append(Attestation.SlotRecord(id: s.id, target: s.target, operations: s.chain.manifestName, lifecycle: s.lifecycle,
+                                                  storedSize: encoded[i].storedSize, storedDigest: encoded[i].digest, files: files))
+        }
+        let name = String(plan.launcherPath.split(separator: "/").last ?? "launcher")
+        return Attestation.document(plan: plan, slots: records, launcherDigest: launcherDigest, launcherName: name,
+                                    epoch: plan.sourceDateEpoch ?? Int64(time(nil)), extra: extra)
+    }
+
+    static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, launcherDigest: [UInt8], sizes: [Int],
+                             digests: [[UInt8]], chunkIndexDigests: [[UInt8]?]) -> [UInt8] {
         var slots = [JSONValue]()
         for (i, s) in planned.enumerated() {
             var o: [(String, JSONValue)] = [
@@ -229,7 +259,7 @@ public enum Packer {
             ("launcher", .object([
                 ("tool", .string(String(plan.launcherPath.split(separator: "/").last ?? "launcher"))),
                 ("tool_version", .string(toolVersion)), ("size", .int(Int64(launcher.size))),
-                ("checksum", .string("sha256:" + hex(bytes: SHA256.hash(launcher.bytes)))),
+                ("checksum", .string("sha256:" + hex(bytes: launcherDigest))),
                 ("capabilities", .array([.string("mmap"), .string("signed")])),
             ])),
             ("compatibility", .object([("min_format_version", .string("1.0.0")), ("features", .array([]))]

@@ -192,14 +192,14 @@ public struct PolicyFacts {
     public var now: Int64
     public var buildTimestamp: UInt64
     public var environmentValue: (String) -> String?
-    public var hasAttestationSlot: () -> Bool
+    public var hasSBOM: () -> Bool
     public var keyTrusted: () -> Bool
     public var fingerprint: String
 
     public init(platform: String, isRoot: Bool, now: Int64, buildTimestamp: UInt64, environmentValue: @escaping (String) -> String?,
-                hasAttestationSlot: @escaping () -> Bool, keyTrusted: @escaping () -> Bool, fingerprint: String) {
+                hasSBOM: @escaping () -> Bool, keyTrusted: @escaping () -> Bool, fingerprint: String) {
         self.platform = platform; self.isRoot = isRoot; self.now = now; self.buildTimestamp = buildTimestamp
-        self.environmentValue = environmentValue; self.hasAttestationSlot = hasAttestationSlot
+        self.environmentValue = environmentValue; self.hasSBOM = hasSBOM
         self.keyTrusted = keyTrusted; self.fingerprint = fingerprint
     }
 
@@ -209,7 +209,8 @@ public struct PolicyFacts {
         return PolicyFacts(
             platform: hostPlatform, isRoot: geteuid() == 0, now: Int64(time(nil)),
             buildTimestamp: pkg.index.buildTimestamp, environmentValue: s.environmentValue,
-            hasAttestationSlot: { ((try? m.resolvingSlots())?.slots ?? []).contains { $0.lifecycle == "attestation" } },
+            // An SBOM counts when the index binds the attestation (the header check hashed it) and it holds one.
+            hasSBOM: { pkg.index.attestationSBOMDigest.contains { $0 != 0 } && (try? Attestation.read(pkg))?["sbom"]?.objectValue != nil },
             keyTrusted: { key.contains { $0 != 0 } && TrustStore.trusts(key, s, warn: warn) },
             fingerprint: Verifier.fingerprint(key))
     }
@@ -250,8 +251,8 @@ public enum Policy {
         for name in pkg?.requireEnv ?? [] where (f.environmentValue(name) ?? "").isEmpty {
             fail(.missingEnv, "required environment variable not set: \(name)")
         }
-        if op.requireSBOM && !f.hasAttestationSlot() {
-            fail(.missingSBOM, "package built without an attestation slot; operator policy requires an SBOM")
+        if op.requireSBOM && !f.hasSBOM() {
+            fail(.missingSBOM, "package has no SBOM (no attestation slot bound by the index); operator policy requires one (attestation.require_sbom)")
         }
         if op.requireTrustedKey && !f.keyTrusted() {
             fail(.untrustedKey, "operator policy requires a trusted signing key; the package key \(f.fingerprint.prefix(16))… is not in the trusted store")

@@ -84,6 +84,17 @@ public enum Verifier {
             add("key-fingerprint", ok, ok ? "attestation_key_fp = SHA-256(public key)"
                 : "attestation_key_fp does not match the embedded public key")
         }
+        let sbomDigest = idx.attestationSBOMDigest
+        if sbomDigest.contains(where: { $0 != 0 }) {
+            // The attestation is not extracted, so this is where its bytes are bound: every start.
+            if let i = Attestation.slotIndex(pkg), let stored = try? pkg.slotBytes(i) {
+                let ok = bytes(fromHex: String(decoding: sbomDigest.prefix { $0 != 0 }, as: UTF8.self)) == SHA256.hash(stored)
+                add("attestation-digest", ok, ok ? "attestation slot \(i) (SBOM, provenance): SHA-256 = attestation_sbom_digest"
+                    : "attestation slot \(i) (SBOM, provenance) does not match attestation_sbom_digest in the index: it was modified")
+            } else {
+                add("attestation-digest", false, "attestation_sbom_digest is set but the package has no readable attestation slot")
+            }
+        }
         do {
             let m = try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)
             let countOK = m.slotCount == pkg.descriptors.count

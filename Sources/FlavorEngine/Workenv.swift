@@ -54,12 +54,13 @@ public enum Workenv {
     }
 
     /// Slots extracted at launch: everything but `lazy` (unless FLAVOR_EAGER) and `dev` (unless
-    /// FLAVOR_INCLUDE_DEV).
+    /// FLAVOR_INCLUDE_DEV) and the attestation.
     public static func eagerSlots(_ m: Metadata, settings: Settings) -> [Int] {
         m.slots.indices.filter { i in
             switch m.slots[i].lifecycleValue {
             case .lazy: return settings.eagerAll
             case .dev: return settings.includeDevSlots
+            case .attestation: return false   // read from the package (flavor inspect --sbom), never needed in the workenv
             default: return true
             }
         }

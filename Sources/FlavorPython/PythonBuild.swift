@@ -18,6 +18,8 @@ public enum PythonBuild {
         public var stdlibSources: Bool?
         public var strip: Bool?
         public var progressive: Bool?
+        /// The attestation slot (SBOM + provenance); `--no-attestation` leaves it out.
+        public var attestation = true
         public var cacheDir: String             // where staged runtimes are kept between builds
         public var manifest: Manifest.Options
         public var settings: Settings
@@ -103,6 +105,10 @@ public enum PythonBuild {
             }
         }
         try bundler.process(objects)
+        // Before the progressive split moves files: the SBOM hashes the bundled copies where they are.
+        let sbomLibraries = runtime.bundledLibraries.map { PythonSBOM.Library(name: $0, host: runtime.librarySources[$0] ?? "", staged: runtime.pythonStaged + "/lib/" + $0) }
+            + bundler.copied.map { PythonSBOM.Library(name: $0, host: bundler.copiedFrom[$0] ?? "", staged: site + "/flavor.libs/" + $0) }
+        let attestation = o.attestation ? try PythonSBOM.attestation(project: project, runtime: runtime, roots: [site, app], libraries: sbomLibraries) : nil
         let glibc = [runtime.newestGlibc.flatMap { GlibcVersion($0) }, bundler.newestGlibc].compactMap { $0 }.max()
 
         // Progressive: what the startup profile imports is eager, every other part a lazy slot.
@@ -125,6 +131,7 @@ public enum PythonBuild {
         var plan = try makePlan(project, name: name, runtime: runtime, entry: entry, site: site, app: app,
                                 pythonSource: split?.pythonSource ?? runtime.pythonStaged, lazy: split?.lazy ?? [], options: o.manifest)
         plan.minGlibc = glibc?.description
+        plan.attestation = attestation
         let inputBytes = plan.slots.reduce(0) { total, s in
             if case let .directory(d) = s.content { return total + ((try? Tree.files(d))?.reduce(0) { $0 + ((try? FS.lstat(d + "/" + $1).size) ?? 0) } ?? 0) }
             return total

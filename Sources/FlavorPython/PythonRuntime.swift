@@ -51,6 +51,8 @@ public struct StagedRuntime: Sendable {
     public var siteFinal: String
     public var newestGlibc: String?
     public var bundledLibraries: [String]
+    /// Library name → the host file it was copied from.
+    public var librarySources: [String: String] = [:]
 
     public var pythonStaged: String { root + "/python" }
     public var executableFinal: String { "python/bin/python" + interpreter.short }
@@ -71,7 +73,7 @@ public struct StagedRuntime: Sendable {
     static let extraDirectories: Set<String> = ["test", "tests", "idle_test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"]
     static let extraModulePrefixes = ["_test", "xxlimited", "_xxtestfuzz", "_tkinter", "_ctypes_test", "xxsubtype"]
     /// Bump when the layout or the recipe changes: old cache entries then are not reused.
-    static let recipe = "4"
+    static let recipe = "5"
 
     /// The cached runtime for `interp`, made first if needed.
     public static func make(_ interp: Interpreter, options: Options, log: @escaping (String) -> Void) throws(BuildError) -> StagedRuntime {
@@ -87,6 +89,7 @@ public struct StagedRuntime: Sendable {
                 ("version", .string(interp.version)), ("site", .string(rt.siteFinal)),
                 ("newest_glibc", rt.newestGlibc.map { .string($0) } ?? .null),
                 ("libraries", .array(rt.bundledLibraries.map { .string($0) })),
+                ("library_sources", .object(rt.librarySources.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ])
             do { try FS.writeFileAtomically(tmp + "/runtime.json", info.serialized(pretty: true)) } catch { throw BuildError("\(tmp): \(error.reason)") }
             try? FS.removeTree(dir)
@@ -111,8 +114,9 @@ public struct StagedRuntime: Sendable {
     static func load(_ dir: String, _ interp: Interpreter) throws -> StagedRuntime {
         let json = try JSONValue.parse(try FS.readFile(dir + "/runtime.json"))
         guard let site = json["site"]?.stringValue else { throw BuildError("bad runtime.json") }
-        let rt = StagedRuntime(root: dir, interpreter: interp, siteFinal: site, newestGlibc: json["newest_glibc"]?.stringValue,
+        var rt = StagedRuntime(root: dir, interpreter: interp, siteFinal: site, newestGlibc: json["newest_glibc"]?.stringValue,
                                bundledLibraries: (json["libraries"]?.arrayValue ?? []).compactMap(\.stringValue))
+        for (k, v) in json["library_sources"]?.objectValue ?? [] { rt.librarySources[k] = v.stringValue }
         guard Exec.isExecutable(rt.executableStaged) else { throw BuildError("incomplete") }
         return rt
     }
@@ -168,8 +172,10 @@ public struct StagedRuntime: Sendable {
 
         try compile(exe, root + "/" + stdFinal, as: "lib/python" + short, log: log)
         if !options.stdlibSources { try dropSources(root + "/" + stdFinal, log: log) }
-        return StagedRuntime(root: root, interpreter: interp, siteFinal: siteFinal,
-                             newestGlibc: bundler.newestGlibc?.description, bundledLibraries: bundler.copied.sorted())
+        var rt = StagedRuntime(root: root, interpreter: interp, siteFinal: siteFinal,
+                               newestGlibc: bundler.newestGlibc?.description, bundledLibraries: bundler.copied.sorted())
+        rt.librarySources = bundler.copiedFrom
+        return rt
     }
 
     /// Makes the standard library sourceless: each `D/__pycache__/M.cpython-3X.pyc` becomes `D/M.pyc`

@@ -36,6 +36,8 @@ struct LibraryBundler {
     var log: (String) -> Void
 
     private(set) var copied: [String] = []
+    /// Where each copied library came from on this machine (the SBOM names its Debian package).
+    private(set) var copiedFrom: [String: String] = [:]
     private(set) var newestGlibc: GlibcVersion? = nil
     private(set) var patched = 0
 
@@ -72,6 +74,7 @@ struct LibraryBundler {
                         let real = FS.realPath(host) ?? host
                         try FS.copyFile(real, dst, mode: 0o755)
                         copied.append(name)
+                        copiedFrom[name] = real
                         log("bundled \(name) from \(real)")
                         queue.append(Object(staged: dst, final: bundleFinal + "/" + name, originDir: parentDirectory(real)))
                     } catch { throw BuildError("copying \(host): \(error.reason)") }

@@ -40,6 +40,11 @@ public struct SHA256: Sendable {
         var h = SHA256(); h.update(bytes); return h.finalize()
     }
 
+    /// The digest of `bytes[range]`, without copying it out (pack hashes each file inside its tar buffer).
+    public static func hash(_ bytes: [UInt8], range: Range<Int>) -> [UInt8] {
+        bytes.withUnsafeBytes { hash(UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
     public static func hash(_ reader: ByteReader) -> [UInt8] {
         var h = SHA256(); h.update(reader); return h.finalize()
     }
