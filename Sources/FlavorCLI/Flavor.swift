@@ -16,7 +16,7 @@ struct Flavor: ParsableCommand {
         version: Packer.toolVersion,
         subcommands: [PackCommand.self, VerifyCommand.self, InspectCommand.self, ExtractCommand.self,
                       ExtractAllCommand.self, KeygenCommand.self, WorkenvCommand.self, BenchCommand.self,
-                      TrustCommand.self, PolicyCommand.self, InitCommand.self])
+                      TrustCommand.self, PolicyCommand.self, InitCommand.self, DoctorCommand.self, CleanCommand.self])
 }
 
 /// The environment's configuration, read once for the whole command and passed down from here.

@@ -11,7 +11,7 @@ struct WorkenvCommand: ParsableCommand {
         commandName: "workenv",
         abstract: "List, inspect and remove extracted workenvs in the cache.",
         discussion: "The cache root is the launchers': FLAVOR_CACHE_DIR, else $XDG_CACHE_HOME/flavor, else ~/.cache/flavor.",
-        subcommands: [List.self, Info.self, Remove.self, Clean.self])
+        subcommands: [List.self, Info.self, Inspect.self, Remove.self, Clean.self])
 
     struct Entry {
         var name: String
@@ -33,21 +33,53 @@ struct WorkenvCommand: ParsableCommand {
         return names.filter { !$0.hasPrefix(".") && FS.isDirectory(root + "/" + $0) }.map { entry(root, $0) }
     }
 
-    static func entry(_ root: String, _ name: String) -> Entry {
-        let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: name)
-        var bytes = 0, files = 0
-        func walk(_ d: String) {
-            for n in (try? FS.listDirectory(d)) ?? [] {
-                guard let st = try? FS.lstat(d + "/" + n) else { continue }
-                if st.isDirectory { walk(d + "/" + n) } else { files += 1; bytes += st.size }
+    /// Every name with a workenv or only its hidden metadata dir (what a killed first launch leaves).
+    static func cachedNames() -> [String] {
+        let root = root()
+        var names = [String]()
+        for n in (try? FS.listDirectory(root)) ?? [] where FS.isDirectory(root + "/" + n) {
+            if !n.hasPrefix(".") { names.append(n) }
+            else if n.hasSuffix(".pspf"), n.count > 6 {
+                let base = String(n.dropFirst().dropLast(5))
+                if !FS.isDirectory(root + "/" + base) { names.append(base) }
             }
         }
-        walk(p.workenv)
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Regular files (and links) below `path` and their apparent bytes; symlinks are not followed.
+    static func treeSize(_ path: String) -> (files: Int, bytes: Int) {
+        var bytes = 0, files = 0
+        func walk(_ d: String) {
+            for e in (try? FS.listDirectoryWithStatus(d)) ?? [] {
+                if e.status.isDirectory { walk(d + "/" + e.name) } else { files += 1; bytes += e.status.size }
+            }
+        }
+        walk(path)
+        return (files, bytes)
+    }
+
+    /// The metadata the launcher kept beside the workenv (nil before a complete extraction).
+    static func metadata(_ p: WorkenvPaths) -> Metadata? {
+        guard let json = try? FS.readFile(p.metadataJSON, limit: 64 << 20) else { return nil }
+        return try? Metadata(jsonBytes: json)
+    }
+
+    /// The workenv called `name`, or exit 1 naming the cache dir.
+    static func named(_ name: String) -> Entry {
+        let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: name)
+        guard FS.isDirectory(p.workenv) else { fail("no workenv named \"\(name)\" under \(root())") }
+        return entry(root(), p.name)
+    }
+
+    static func entry(_ root: String, _ name: String) -> Entry {
+        let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: name)
+        let (files, bytes) = treeSize(p.workenv)
         let checksum = (try? FS.readFile(p.checksumFile, limit: 64)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let used = (try? FS.lstat(p.completeMarker).mtime) ?? ((try? FS.lstat(p.workenv).mtime) ?? 0)
         var e = Entry(name: name, path: p.workenv, complete: FS.exists(p.completeMarker), checksum: checksum,
                       bytes: bytes, files: files, lastUsed: used)
-        if let json = try? FS.readFile(p.metadataJSON, limit: 64 << 20), let m = try? Metadata(jsonBytes: json) {
+        if let m = metadata(p) {
             // A slot cut into shards at pack time (`<id>.partN`) is shown once, with all its parts.
             var seen = Set<Int>()
             for (i, slot) in m.slots.enumerated() where slot.lifecycleValue == .lazy && !seen.contains(i) {
@@ -59,13 +91,15 @@ struct WorkenvCommand: ParsableCommand {
         return e
     }
 
-    static func json(_ e: Entry) -> JSONValue {
-        .object([("name", .string(e.name)), ("path", .string(e.path)), ("complete", .bool(e.complete)),
+    static func json(_ e: Entry) -> JSONValue { .object(fields(e)) }
+
+    static func fields(_ e: Entry) -> [(String, JSONValue)] {
+        [("name", .string(e.name)), ("path", .string(e.path)), ("complete", .bool(e.complete)),
                  ("index_checksum", .string(e.checksum)), ("files", .int(Int64(e.files))), ("bytes", .int(Int64(e.bytes))),
                  ("last_extracted", .int(e.lastUsed)),
                  ("lazy_slots", .array(e.lazy.map { l in
                      .object([("slot", .int(Int64(l.index))), ("id", .string(l.id)), ("size", .int(Int64(l.bytes))), ("present", .bool(l.present))])
-                 }))])
+                 }))]
     }
 
     static func remove(_ name: String) throws {
@@ -99,9 +133,7 @@ struct WorkenvCommand: ParsableCommand {
         @Argument(help: "Workenv name (the package file name without .psp).") var name: String
         @OptionGroup var global: GlobalOptions
         func run() throws {
-            let root = WorkenvCommand.root()
-            guard FS.isDirectory(root + "/" + name) else { fail("no workenv named \"\(name)\" under \(root)") }
-            let e = WorkenvCommand.entry(root, name)
+            let e = WorkenvCommand.named(name)
             if global.json { printLine(WorkenvCommand.json(e).serializedString(pretty: true)); return }
             printLine("name      \(e.name)\npath      \(e.path)\nstate     \(e.complete ? "complete" : "incomplete (will be re-extracted)")\nchecksum  \(e.checksum)\nfiles     \(e.files)\nbytes     \(e.bytes)")
             if !e.lazy.isEmpty {
@@ -109,6 +141,86 @@ struct WorkenvCommand: ParsableCommand {
                 printLine("lazy      \(present.count) of \(e.lazy.count) slots present (the rest are extracted when the app first needs them)")
                 for l in e.lazy { printLine("  [\(l.index)] \(l.id)  \(l.bytes) B stored  \(l.present ? "present" : "absent")") }
             }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Everything about one workenv: package, build, state, index, lock and every slot.",
+            discussion: "Reads the metadata the launcher keeps beside the workenv (<cache>/workenv/.NAME.pspf); exit 1 when there is no such workenv.")
+        @Argument(help: "Workenv name (the package file name without .psp).") var name: String
+        @OptionGroup var global: GlobalOptions
+
+        enum Lock { case none, free, held(pid: String) }
+
+        /// A non-blocking shared flock: a launch that is extracting holds it exclusively (and wrote its pid in it).
+        static func lockState(_ p: WorkenvPaths) -> Lock {
+            guard let fd = try? FS.open(p.lockFile, O_RDONLY | O_CLOEXEC) else { return .none }
+            defer { FS.close(fd) }
+            if flock(fd, LOCK_SH | LOCK_NB) == 0 { return .free }
+            let pid = (try? FS.readFile(p.lockFile, limit: 32)).map { String(decoding: $0, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "" } ?? ""
+            return .held(pid: pid)
+        }
+
+        func run() throws {
+            let e = WorkenvCommand.named(name)
+            let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: e.name)
+            let m = WorkenvCommand.metadata(p)
+            let index = (try? FS.readFile(p.indexJSON, limit: 1 << 20)).flatMap { try? JSONValue.parse($0) }
+            let lock = Self.lockState(p)
+            let slots = (m?.slots ?? []).enumerated().map { (i, s) in (index: i, slot: s, present: FS.exists(p.slotMarker(i))) }
+            if global.json {
+                let lockJSON: JSONValue
+                switch lock {
+                case .none: lockJSON = .object([("state", .string("none")), ("pid", .null)])
+                case .free: lockJSON = .object([("state", .string("free")), ("pid", .null)])
+                case .held(let pid): lockJSON = .object([("state", .string("held")), ("pid", Int64(pid).map { .int($0) } ?? .null)])
+                }
+                let extra: [(String, JSONValue)] = [
+                    ("metadata_dir", .string(p.metaDir)),
+                    ("package", m.map { .object([("name", .string($0.packageName)), ("version", .string($0.packageVersion))]) } ?? .null),
+                    ("build", m?.json["build"] ?? .null),
+                    ("index", index ?? .null),
+                    ("lock", lockJSON),
+                    ("slots", .array(slots.map { s in
+                        .object([("slot", .int(Int64(s.index))), ("id", .string(s.slot.id)), ("lifecycle", .string(s.slot.lifecycle)),
+                                 ("target", .string(s.slot.target)), ("size", .int(s.slot.size)), ("present", .bool(s.present))])
+                    })),
+                ]
+                printLine(JSONValue.object(WorkenvCommand.fields(e) + extra).serializedString(pretty: true))
+                return
+            }
+            let build = m?.json["build"]
+            let built = [build?["tool"]?.stringValue, build?["tool_version"]?.stringValue, build?["timestamp"]?.stringValue,
+                         build?["platform"]?["host"]?.stringValue].compactMap { $0 }.joined(separator: ", ")
+            let lockText: String
+            switch lock {
+            case .none: lockText = "no lock file"
+            case .free: lockText = "free"
+            case .held(let pid): lockText = "held\(pid.isEmpty ? "" : " by pid \(pid)") (a launch is extracting)"
+            }
+            var lines = [
+                "name           \(e.name)", "path           \(e.path)", "metadata       \(p.metaDir)",
+                "package        \(m.map { "\($0.packageName) \($0.packageVersion)" } ?? "unknown (no metadata kept: the extraction never finished)")",
+            ]
+            if !built.isEmpty { lines.append("built          \(built)") }
+            lines += [
+                "state          \(e.complete ? "complete" : "incomplete (will be re-extracted)")",
+                "checksum       \(e.checksum.isEmpty ? "none recorded" : e.checksum)",
+                "files          \(e.files) (\(e.bytes) bytes)",
+                "last extracted \(e.lastUsed > 0 ? Packer.rfc3339(e.lastUsed) : "never")",
+                "lock           \(lockText)",
+            ]
+            if let i = index {
+                let fields = [("format", i["format_version"]?.stringValue), ("package bytes", i["package_size"]?.intValue.map(String.init)),
+                              ("launcher bytes", i["launcher_size"]?.intValue.map(String.init)), ("slots", i["slot_count"]?.intValue.map(String.init))]
+                lines.append("index          " + fields.compactMap { k, v in v.map { "\(k) \($0)" } }.joined(separator: ", "))
+            }
+            lines.append("slots          \(slots.count) (\(slots.filter(\.present).count) present)")
+            for s in slots {
+                lines.append("  [\(s.index)] \(s.slot.id)  \(s.slot.lifecycle)  \(s.slot.target)  \(s.slot.size) B stored  \(s.present ? "present" : "absent")")
+            }
+            for l in lines { printLine(l) }
         }
     }
 
