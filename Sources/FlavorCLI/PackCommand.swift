@@ -36,7 +36,7 @@ struct PackCommand: ParsableCommand {
     @Flag(name: .customLong("keep-stdlib-extras"), help: "Keep the test suite, idlelib, tkinter, ensurepip, lib2to3 and the _test modules of the standard library.") var keepStdlibExtras = false
     @Flag(name: .customLong("stdlib-sources"), help: "Ship the standard library's .py sources beside its bytecode (default: bytecode only, half the files to extract; stdlib frames in tracebacks then show no source line).") var stdlibSources = false
     @Flag(name: .customLong("eager"), help: "Python projects: extract everything at the first launch (default: dependencies and stdlib parts that the startup profile, [tool.flavor] startup, does not import are lazy slots, extracted when the app first imports them).") var eager = false
-    @Flag(name: .customLong("no-strip"), help: "Keep debug sections in the bundled interpreter and libraries.") var noStrip = false
+    @Flag(name: .customLong("no-strip"), help: "Python projects: keep debug sections in the bundled interpreter and libraries (stripped by default; --strip is about the launcher).") var noStrip = false
     @Option(help: "Launcher to prepend (default: flavor-launcher-embedded next to this executable, else flavor-launcher).") var launcherBin: String?
     @Option(help: "PKCS#8 PEM private key (needs --public-key).") var privateKey: String?
     @Option(help: "SPKI PEM public key.") var publicKey: String?
@@ -45,7 +45,7 @@ struct PackCommand: ParsableCommand {
     @Option(help: "Codec for directory slots: gzip (default, runs on upstream launchers), zstd (needs flavor-launcher), none.") var codec: String?
     @Option(help: "Compression level (gzip 1-12, zstd 1-19). Default: gzip 6, zstd 3.") var level: Int32?
     @Flag(inversion: .prefixedNo, help: "Verify the package after building by running its own launcher (FLAVOR_LAUNCHER_CLI=1 PKG verify), as upstream; a package that fails is removed.") var verify = true
-    @Flag(help: "Strip symbols from (a copy of) the launcher before prepending it.") var strip = false
+    @Flag(help: "Strip symbols from (a copy of) the launcher before prepending it (strip --strip-all; needs binutils). Unrelated to --no-strip.") var strip = false
     @Flag(help: "Progress lines on stderr even with --json.") var progress = false
     @Flag(name: .customLong("no-attestation"), help: "Leave out the attestation slot (CycloneDX SBOM + provenance, covered by the signature).") var noAttestation = false
     @OptionGroup var global: GlobalOptions
@@ -93,7 +93,7 @@ struct PackCommand: ParsableCommand {
                 }
                 printLine(JSONValue.object([("package", .string(result.path)), ("size", .int(Int64(result.size))),
                                             ("public_key_fingerprint", .string(Verifier.fingerprint(key.publicKey))),
-                                            ("slots", .array(slots))]).serializedString(pretty: true))
+                                            ("verified", .bool(verify)), ("slots", .array(slots))]).serializedString(pretty: true))
             } else if !global.quiet {
                 printLine("wrote \(result.path) (\(result.size) bytes, \(result.slots.count) slots)")
             }
@@ -211,7 +211,7 @@ extension PackCommand {
                     ("seconds", .string(String(Double(Int((MonotonicClock.now() - start) * 100)) / 100))),
                     ("steps", .object(s.steps.map { ($0.0, .string(String(Double(Int($0.1 * 100)) / 100))) })),
                     ("public_key_fingerprint", .string(Verifier.fingerprint(key.publicKey))),
-                    ("slots", .array(slots)),
+                    ("verified", .bool(verify)), ("slots", .array(slots)),
                 ]).serializedString(pretty: true))
             } else if !global.quiet {
                 let pct = Double(Int(Double(stored) * 1000 / Double(max(original, 1)))) / 10

@@ -473,3 +473,83 @@ struct CLIParityInstallTests {
         #expect(!FileManager.default.fileExists(atPath: d.sub("p")))
     }
 }
+
+/// `flavor pack --verify/--no-verify`, `--strip`, `--progress`: what upstream's pack flags promise.
+@Suite("flavor pack: --verify, --strip, --progress")
+struct CLIParityPackFlagTests {
+    /// A launcher that is a shell script failing every run: the package builds but cannot verify.
+    static func failingLauncher(_ dir: TempDir) throws -> String {
+        try dir.write("bad-launcher", "#!/bin/sh\necho \"broken launcher: $*\" >&2\nexit 3\n", mode: 0o755)
+        return dir.sub("bad-launcher")
+    }
+
+    func pack(_ app: DemoApp, _ out: String, launcher: String = Tools.launcher, _ extra: [String]) throws -> RunResult {
+        try run(Tools.flavor, ["pack", "--manifest", try app.manifest(), "--output", out, "--launcher-bin", launcher, "--key-seed", "s"] + extra)
+    }
+
+    @Test("by default the package is verified by its own launcher: a package that fails is removed, exit 1, with the launcher's words")
+    func verifyFailureRemoves() throws {
+        let app = try DemoApp()
+        let out = app.dir.sub("out/v.psp")
+        try FileManager.default.createDirectory(atPath: app.dir.sub("out"), withIntermediateDirectories: true)
+        let r = try pack(app, out, launcher: try Self.failingLauncher(app.dir), [])
+        #expect(r.status == 1, "\(r.output)")
+        #expect(r.stderr.contains("\(out): its launcher's verify failed (exit 3): broken launcher: verify") && r.stderr.contains("--no-verify"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: app.dir.sub("out")).isEmpty)
+    }
+
+    @Test("--no-verify keeps what was built (--json says verified false); a good package verifies (verified true) and runs")
+    func noVerifyAndJSON() throws {
+        let app = try DemoApp()
+        let bad = app.dir.sub("bad.psp"), good = app.dir.sub("good.psp")
+        let r = try pack(app, bad, launcher: try Self.failingLauncher(app.dir), ["--no-verify", "--json"])
+        #expect(r.status == 0 && FileManager.default.fileExists(atPath: bad), "\(r.output)")
+        #expect(try jsonObject(r.stdout)["verified"] as? Bool == false)
+        let g = try pack(app, good, ["--json"])
+        try #require(g.status == 0, "\(g.output)")
+        let j = try jsonObject(g.stdout)
+        #expect(j["verified"] as? Bool == true && j["package"] as? String == good)
+        #expect((j["slots"] as? [[String: Any]])?.map { $0["id"] as? String } == ["show", "tree", "_attestation"])
+        #expect(g.stderr.isEmpty, "--json alone is silent on stderr: \(g.stderr)")
+        let home = ConfigHome()
+        #expect(try run(good, [], env: home.env).status == 0 && home.ran)
+    }
+
+    @Test("--strip prepends a stripped copy of the launcher: smaller, no symbol table, the package verifies and runs, no copy left behind")
+    func strip() throws {
+        let app = try DemoApp()
+        let unstrippedLauncher = Tools.buildDir + "/flavor-launcher"
+        let plain = app.dir.sub("out/plain.psp"), stripped = app.dir.sub("out/stripped.psp")
+        try FileManager.default.createDirectory(atPath: app.dir.sub("out"), withIntermediateDirectories: true)
+        try #require(try pack(app, plain, launcher: unstrippedLauncher, ["--quiet"]).status == 0)
+        let s = try pack(app, stripped, launcher: unstrippedLauncher, ["--strip", "--quiet"])
+        try #require(s.status == 0, "\(s.output)")
+        func launcherSize(_ p: String) throws -> Int? { (try jsonObject(try run(Tools.flavor, ["inspect", "--json", p]).stdout)["launcher"] as? [String: Any])?["size"] as? Int }
+        let before = try #require(try launcherSize(plain)), after = try #require(try launcherSize(stripped))
+        #expect(after < before, "\(after) vs \(before)")
+        let head = app.dir.sub("head")
+        try writeBytes(head, Array(try readBytes(stripped).prefix(after)))
+        let symbols = try run("/usr/bin/readelf", ["-S", head])
+        #expect(symbols.status == 0 && !symbols.stdout.contains(".symtab"), "\(symbols.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: app.dir.sub("out")).sorted() == ["plain.psp", "stripped.psp"])
+        let home = ConfigHome()
+        #expect(try run(stripped, [], env: home.env).status == 0 && home.ran)
+        // A launcher strip cannot read: exit 1 naming it, nothing written.
+        try app.dir.write("not-elf", "plain text\n", mode: 0o755)
+        let bad = try pack(app, app.dir.sub("out/bad.psp"), launcher: app.dir.sub("not-elf"), ["--strip"])
+        #expect(bad.status == 1 && bad.stderr.contains("--strip: strip \(app.dir.sub("not-elf")) failed"), "\(bad.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: app.dir.sub("out")).sorted() == ["plain.psp", "stripped.psp"])
+    }
+
+    @Test("--progress keeps progress on stderr with --json (stdout stays one JSON document); with --quiet it is a usage error (64)")
+    func progress() throws {
+        let app = try DemoApp()
+        let r = try pack(app, app.dir.sub("p.psp"), ["--json", "--progress"])
+        try #require(r.status == 0, "\(r.output)")
+        #expect(try jsonObject(r.stdout)["package"] as? String == app.dir.sub("p.psp"))
+        #expect(r.stderr.contains("encoded ") && r.stderr.contains("wrote ") && r.stderr.contains("verified"), "\(r.stderr)")
+        let q = try pack(app, app.dir.sub("q.psp"), ["--progress", "--quiet"])
+        #expect(q.status == 64 && q.stderr.contains("--progress and --quiet contradict each other"), "\(q.output)")
+        #expect(!FileManager.default.fileExists(atPath: app.dir.sub("q.psp")))
+    }
+}

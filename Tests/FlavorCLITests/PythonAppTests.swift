@@ -421,6 +421,50 @@ struct PythonAppTests {
         let steps = try #require(j["steps"] as? [String: Any])
         #expect(Set(steps.keys) == ["resolve", "bundle runtime", "install", "compile", "compress", "sign"])
     }
+
+    @Test("the SBOM lists every installed distribution (purl, license, RECORD hash), the interpreter and each bundled library with its Debian package; it validates",
+          .enabled(if: AttestationFixtures.validatorEnabled, "CycloneDX validator not installed (scripts/fetch-python-peers)"))
+    func sbomOfPythonApp() throws {
+        let pkg = try PythonFixtures.packedExample.get()
+        let r = try run(Tools.flavor, ["inspect", "--sbom", pkg])
+        try #require(r.status == 0, "\(r.output)")
+        #expect(try AttestationFixtures.schemaErrors(r.stdout) == "")
+        let comps = try #require(try jsonObject(r.stdout)["components"] as? [[String: Any]])
+        func named(_ n: String) -> [String: Any]? { comps.first { $0["name"] as? String == n } }
+        func hash(_ c: [String: Any]?) -> String? { (c?["hashes"] as? [[String: Any]])?.first?["content"] as? String }
+        // Hashes are checked against what a full extraction writes, through the system's sha256sum.
+        let out = TempDir("py-sbom").sub("x")
+        try #require(try run(Tools.flavor, ["extract-all", pkg, out]).status == 0)
+        let site = out + "/python/lib/python3.11/site-packages"
+        let click = try #require(named("click"), "click not in the SBOM")
+        let version = try #require(click["version"] as? String)
+        #expect(click["purl"] as? String == "pkg:pypi/click@" + version)
+        #expect((click["licenses"] as? [[String: Any]])?.first?["expression"] as? String == "BSD-3-Clause")
+        #expect(hash(click) == sha256Hex(try readBytes(site + "/click-\(version).dist-info/RECORD")))
+        let app = try #require(named("wordstats"))
+        #expect(app["version"] as? String == "1.2.0" && app["purl"] as? String == "pkg:pypi/wordstats@1.2.0")
+        let cpython = try #require(named("cpython"))
+        #expect((cpython["version"] as? String)?.hasPrefix("3.11.") == true)
+        #expect(hash(cpython) == sha256Hex(try readBytes(out + "/python/bin/python3.11")))
+        // Every bundled library is listed with the bytes that were bundled; the Debian ones with their package.
+        let libs = comps.filter { ($0["bom-ref"] as? String)?.hasPrefix("lib:") == true }
+        let bundled = try FileManager.default.contentsOfDirectory(atPath: out + "/python/lib").filter { $0.contains(".so") }
+        #expect(Set(libs.compactMap { $0["name"] as? String }) == Set(bundled))
+        for lib in libs {
+            let name = try #require(lib["name"] as? String)
+            #expect(hash(lib) == sha256Hex(try readBytes(out + "/python/lib/" + name)), "\(name)")
+        }
+        let z = try #require(named("libz.so.1"))
+        let owner = try run("/usr/bin/dpkg-query", ["-W", "-f", "${Version}", "zlib1g"])
+        #expect(owner.status == 0 && z["purl"] as? String == "pkg:deb/debian/zlib1g@" + owner.stdout.replacingOccurrences(of: ":", with: "%3A") + "?arch=amd64",
+                "\(z["purl"] ?? "none")")
+        // Provenance names the project file and the interpreter.
+        let p = try jsonObject(try run(Tools.flavor, ["inspect", "--provenance", pkg]).stdout)
+        let source = try #require(p["source"] as? [String: Any])
+        #expect(source["manifest"] as? String == "pyproject.toml")
+        #expect(source["manifest_digest"] as? String == "sha256:" + sha256Hex(try readBytes(PythonFixtures.example + "/pyproject.toml")))
+        #expect((p["python"] as? [String: Any])?["version"] as? String == cpython["version"] as? String)
+    }
 }
 
 @Suite("Python apps: bad projects fail clearly and leave nothing behind", .serialized)
