@@ -61,7 +61,8 @@ struct ExtractCommand: ParsableCommand {
 struct ExtractAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "extract-all",
-        abstract: "Verify a package and decode every slot into a new directory.")
+        abstract: "Verify a package and decode every slot into a new directory: the tree a launch extracts, lazy and dev slots included.",
+        discussion: "The attestation slot (SBOM and provenance) is left out, as launches leave it out: `flavor inspect --sbom/--provenance` prints it and `flavor extract PKG _attestation OUTDIR` writes it.")
 
     @Argument(help: "The package file.") var package: String
     @Argument(help: "Output directory (must not exist or be empty).") var outDir: String
@@ -69,6 +70,8 @@ struct ExtractAllCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        extractSlots(package: package, select: { pkg, _ in Array(0..<pkg.descriptors.count) }, outDir: outDir, force: force, global: global)
+        extractSlots(package: package, select: { pkg, m in
+            (0..<pkg.descriptors.count).filter { $0 >= m.slots.count || m.slots[$0].lifecycleValue != .attestation }
+        }, outDir: outDir, force: force, global: global)
     }
 }

@@ -124,13 +124,18 @@ struct AttestationTests {
         while let rel = e.nextObject() as? String {
             var isDir: ObjCBool = false
             FileManager.default.fileExists(atPath: out + "/" + rel, isDirectory: &isDir)
-            if isDir.boolValue || rel == "_attestation" { continue }
+            if isDir.boolValue { continue }
             lines.append(sha256Hex(try readBytes(out + "/" + rel)) + "  " + rel + "\n")
         }
         lines.sort { Array($0.split(separator: " ").last!.utf8).lexicographicallyPrecedes(Array($1.split(separator: " ").last!.utf8)) }
         let content = try #require(p["content"] as? [String: Any])
         #expect(content["files"] as? Int == lines.count && lines.count >= 4)
         #expect(content["tree_digest"] as? String == "sha256:" + sha256Hex(Array(lines.joined().utf8)))
+        // extract-all leaves the attestation out, as a launch does; extract by id writes it.
+        #expect(!FileManager.default.fileExists(atPath: out + "/_attestation"))
+        let one = app.dir.sub("one")
+        #expect(try run(Tools.flavor, ["extract", pkg, "_attestation", one]).status == 0)
+        #expect(try jsonObject(String(decoding: try readBytes(one + "/_attestation"), as: UTF8.self))["provenance"] != nil)
     }
 
     @Test("the attestation is deterministic: same key seed and SOURCE_DATE_EPOCH, byte-identical packages")

@@ -133,15 +133,17 @@ struct PackVerifyTests {
         for name in ["trailer", "index-checksum", "package-size", "metadata-checksum", "signature", "key-fingerprint", "metadata-decode"] {
             #expect(names.contains(name), "missing check \(name)")
         }
-        #expect(report.checks.filter { $0.name == "slot-descriptor-checksum" }.compactMap(\.slot) == [0, 1])
-        #expect(report.checks.filter { $0.name == "slot-signed-checksum" }.compactMap(\.slot) == [0, 1])
+        // The two slots of the plan, then the attestation the packer appends (its digest is in the index).
+        #expect(report.checks.filter { $0.name == "slot-descriptor-checksum" }.compactMap(\.slot) == [0, 1, 2])
+        #expect(report.checks.filter { $0.name == "slot-signed-checksum" }.compactMap(\.slot) == [0, 1, 2])
+        #expect(names.contains("attestation-digest"))
         let m = try #require(report.metadata)
         #expect(m.packageName == "demo")
         #expect(m.packageVersion == "1.2.3")
         #expect(m.command == "{workenv}/app/bin/run")
-        #expect(m.slots.map(\.id) == ["hello", "tree"])
+        #expect(m.slots.map(\.id) == ["hello", "tree", "_attestation"])
         #expect(try Verifier.verifyHeader(pkg).packageName == "demo")
-        for i in 0..<2 { try Verifier.verifySlot(pkg, i, m) }
+        for i in 0..<3 { try Verifier.verifySlot(pkg, i, m) }
     }
 
     @Test("the package layout follows spec §1, §3 and §5")
@@ -159,8 +161,8 @@ struct PackVerifyTests {
         #expect(idx.metadataOffset == idx.launcherSize)
         #expect(idx.packageSize == UInt64(bytes.count))
         #expect(pkg.indexOffset == bytes.count - 8196)
-        #expect(idx.slotCount == 2)
-        #expect(idx.slotTableSize == 128)
+        #expect(idx.slotCount == 3, "two slots and the attestation")
+        #expect(idx.slotTableSize == 192)
         #expect(idx.slotTableOffset % 8 == 0)
         #expect(idx.slotTableOffset >= idx.metadataOffset + idx.metadataSize)
         #expect(idx.slotTableOffset - (idx.metadataOffset + idx.metadataSize) < 8)
@@ -169,11 +171,13 @@ struct PackVerifyTests {
         #expect(idx.attestationKeyFingerprint == Array(hex(bytes: SHA256.hash(key.publicKey)).utf8))
 
         let d = pkg.descriptors
-        try #require(d.count == 2)
+        try #require(d.count == 3)
         #expect(d[0].offset == idx.slotTableOffset + idx.slotTableSize, "slot 0 follows the table")
         #expect(d.allSatisfy { $0.offset % 8 == 0 })
-        #expect(d[1].offset + d[1].size == UInt64(bytes.count - Trailer.byteCount), "the last slot ends at the trailer")
-        #expect(d.map(\.id) == [0, 1])
+        #expect(d[2].offset + d[2].size == UInt64(bytes.count - Trailer.byteCount), "the last slot (the attestation) ends at the trailer")
+        #expect(d.map(\.id) == [0, 1, 2])
+        #expect(d[2].lifecycle == 11 && d[2].operations == 0, "attestation, stored as is")
+        #expect(Array(idx.attestationSBOMDigest.prefix(64)) == Array(hex(bytes: SHA256.hash(Array(bytes[Int(d[2].offset)..<Int(d[2].offset + d[2].size)]))).utf8))
         #expect(d[0].nameHash == SlotDescriptor.checksumPrefix(SHA256.hash(Array("hello".utf8))))
         #expect(d[1].nameHash == SlotDescriptor.checksumPrefix(SHA256.hash(Array("tree".utf8))))
         #expect(d[0].operations == 0)
