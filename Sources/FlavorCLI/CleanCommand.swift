@@ -103,17 +103,7 @@ struct CleanCommand: ParsableCommand {
     func run() throws {
         let found = items()
         if found.isEmpty || dryRun { report(found, removed: false); return }
-        if !yes {
-            guard isatty(0) == 1 else {
-                fail("refusing to remove \(Self.summary(found)) without confirmation: stdin is not a terminal; pass -y to remove them")
-            }
-            try? FS.writeAll(2, Array("Remove \(Self.summary(found))? [y/N] ".utf8))   // no newline: the answer goes on this line
-            let answer = (readLine() ?? "").lowercased()
-            guard answer == "y" || answer == "yes" else {
-                if !global.quiet { printLine("nothing removed") }
-                return
-            }
-        }
+        guard confirmRemoval(Self.summary(found), yes: yes, quiet: global.quiet) else { return }
         for i in found {
             if i.kind == .workenv { try WorkenvCommand.remove(i.name) } else {
                 do { try FS.removeTree(i.paths[0]) } catch { fail("\(error)") }
@@ -121,4 +111,20 @@ struct CleanCommand: ParsableCommand {
         }
         report(found, removed: true)
     }
+}
+
+/// Whether to go on removing `what`: yes with `-y`; on a terminal, when the user answers y; with
+/// stdin not a terminal (a script that forgot -y), never: that fails with exit 1.
+func confirmRemoval(_ what: String, yes: Bool, quiet: Bool) -> Bool {
+    if yes { return true }
+    guard isatty(0) == 1 else {
+        fail("refusing to remove \(what) without confirmation: stdin is not a terminal; pass -y to remove them")
+    }
+    try? FS.writeAll(2, Array("Remove \(what)? [y/N] ".utf8))   // no newline: the answer goes on this line
+    let answer = (readLine() ?? "").lowercased()
+    guard answer == "y" || answer == "yes" else {
+        if !quiet { printLine("nothing removed") }
+        return false
+    }
+    return true
 }

@@ -17,6 +17,12 @@ struct Flavor: ParsableCommand {
         subcommands: [PackCommand.self, VerifyCommand.self, InspectCommand.self, ExtractCommand.self,
                       ExtractAllCommand.self, KeygenCommand.self, WorkenvCommand.self, BenchCommand.self,
                       TrustCommand.self, PolicyCommand.self, InitCommand.self, DoctorCommand.self, CleanCommand.self])
+
+    /// `flavor -V` prints the version as upstream's does (the parser itself knows only `--version`).
+    static func main() {
+        let args = Array(CommandLine.arguments.dropFirst())
+        main(args == ["-V"] ? ["--version"] : args)
+    }
 }
 
 /// The environment's configuration, read once for the whole command and passed down from here.

@@ -102,9 +102,14 @@ struct WorkenvCommand: ParsableCommand {
                  }))]
     }
 
+    static func exists(_ name: String) -> Bool {
+        let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: name)
+        return FS.isDirectory(p.workenv) || FS.isDirectory(p.metaDir)
+    }
+
     static func remove(_ name: String) throws {
         let p = WorkenvPaths(cacheRoot: processSettings.cacheRoot, packageFileName: name)
-        guard FS.isDirectory(p.workenv) || FS.isDirectory(p.metaDir) else { fail("no workenv named \"\(name)\" under \(root())") }
+        guard exists(name) else { fail("no workenv named \"\(name)\" under \(root())") }
         // Hold the extraction lock so we never delete under a running extraction.
         try? FS.mkdirs(p.extractDir, 0o700)
         let lock = try? FileLock(path: p.lockFile)
@@ -129,10 +134,11 @@ struct WorkenvCommand: ParsableCommand {
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one workenv.")
-        @Argument(help: "Workenv name (the package file name without .psp).") var name: String
+        static let configuration = CommandConfiguration(abstract: "Show one workenv; without a name, the cache: where it is, how many workenvs, their size.")
+        @Argument(help: "Workenv name (the package file name without .psp).") var name: String?
         @OptionGroup var global: GlobalOptions
         func run() throws {
+            guard let name else { return cacheInfo() }
             let e = WorkenvCommand.named(name)
             if global.json { printLine(WorkenvCommand.json(e).serializedString(pretty: true)); return }
             printLine("name      \(e.name)\npath      \(e.path)\nstate     \(e.complete ? "complete" : "incomplete (will be re-extracted)")\nchecksum  \(e.checksum)\nfiles     \(e.files)\nbytes     \(e.bytes)")
@@ -141,6 +147,18 @@ struct WorkenvCommand: ParsableCommand {
                 printLine("lazy      \(present.count) of \(e.lazy.count) slots present (the rest are extracted when the app first needs them)")
                 for l in e.lazy { printLine("  [\(l.index)] \(l.id)  \(l.bytes) B stored  \(l.present ? "present" : "absent")") }
             }
+        }
+
+        /// Upstream's `workenv info` without an argument: the cache as a whole.
+        func cacheInfo() {
+            let es = WorkenvCommand.entries()
+            let bytes = es.reduce(Int64(0)) { $0 + Int64($1.bytes) }
+            if global.json {
+                printLine(JSONValue.object([("cache_dir", .string(WorkenvCommand.root())), ("workenvs", .int(Int64(es.count))),
+                                            ("bytes", .int(bytes)), ("incomplete", .int(Int64(es.filter { !$0.complete }.count)))]).serializedString(pretty: true))
+                return
+            }
+            printLine("cache     \(WorkenvCommand.root())\nworkenvs  \(es.count)\(es.contains { !$0.complete } ? " (\(es.filter { !$0.complete }.count) incomplete)" : "")\nbytes     \(bytes)")
         }
     }
 
@@ -227,8 +245,11 @@ struct WorkenvCommand: ParsableCommand {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete one workenv (the next launch re-extracts it).")
         @Argument(help: "Workenv name.") var name: String
+        @Flag(name: [.short, .long], help: "Remove without asking (needed when stdin is not a terminal).") var yes = false
         @OptionGroup var global: GlobalOptions
         func run() throws {
+            guard WorkenvCommand.exists(name) else { fail("no workenv named \"\(name)\" under \(WorkenvCommand.root())") }
+            guard confirmRemoval("workenv \(name)", yes: yes, quiet: global.quiet) else { return }
             try WorkenvCommand.remove(name)
             if !global.quiet { printLine("removed \(name)") }
         }
@@ -237,12 +258,17 @@ struct WorkenvCommand: ParsableCommand {
     struct Clean: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete all workenvs, or those not extracted for N days.")
         @Option(help: "Only workenvs last extracted more than this many days ago.") var olderThan: Int?
+        @Flag(name: [.short, .long], help: "Remove without asking (needed when stdin is not a terminal).") var yes = false
         @OptionGroup var global: GlobalOptions
         func run() throws {
             let now = Int64(time(nil))
+            let doomed = WorkenvCommand.entries().filter { e in olderThan.map { now - e.lastUsed >= Int64($0) * 86400 } ?? true }
             var removed = [String]()
-            for e in WorkenvCommand.entries() {
-                if let d = olderThan, now - e.lastUsed < Int64(d) * 86400 { continue }
+            if !doomed.isEmpty {
+                guard confirmRemoval("\(doomed.count) workenv\(doomed.count == 1 ? "" : "s") (\(doomed.map(\.name).joined(separator: ", ")))",
+                                     yes: yes, quiet: global.quiet) else { return }
+            }
+            for e in doomed {
                 try WorkenvCommand.remove(e.name)
                 removed.append(e.name)
             }

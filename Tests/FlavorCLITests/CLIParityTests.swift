@@ -203,6 +203,30 @@ struct CLIParityDoctorTests {
     }
 }
 
+@Suite("upstream's confirmations and short flags")
+struct CLIParityUpstreamFlagTests {
+    @Test("workenv remove and workenv clean ask on a terminal as upstream's do: n keeps, y removes", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a pty"))
+    func workenvAsksOnTerminal() throws {
+        let c = try TwoWorkenvs()
+        let no = try run("/usr/bin/script", ["-qec", "\(Tools.flavor) workenv remove demo", "/dev/null"], env: c.home.env, input: "n\n")
+        #expect(no.stdout.contains("Remove workenv demo? [y/N]") && no.stdout.contains("nothing removed"), "\(no.output)")
+        #expect(c.exists("demo"))
+        let yes = try run("/usr/bin/script", ["-qec", "\(Tools.flavor) workenv remove demo", "/dev/null"], env: c.home.env, input: "y\n")
+        #expect(yes.stdout.contains("removed demo"), "\(yes.output)")
+        #expect(!c.exists("demo") && !c.exists(".demo.pspf") && c.exists("other"))
+        let clean = try run("/usr/bin/script", ["-qec", "\(Tools.flavor) workenv clean", "/dev/null"], env: c.home.env, input: "y\n")
+        #expect(clean.stdout.contains("Remove 1 workenv (other)? [y/N]") && clean.stdout.contains("removed other"), "\(clean.output)")
+        #expect(!c.exists("other"))
+    }
+
+    @Test("flavor -V prints the version, as --version does")
+    func shortVersion() throws {
+        let short = try run(Tools.flavor, ["-V"]), long = try run(Tools.flavor, ["--version"])
+        #expect(short.status == 0 && long.status == 0)
+        #expect(short.stdout == long.stdout && !short.stdout.isEmpty)
+    }
+}
+
 /// A cache with two workenvs ("demo" and "other": the same package under two names), made by running them.
 struct TwoWorkenvs {
     let app: DemoApp

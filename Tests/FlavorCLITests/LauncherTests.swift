@@ -206,16 +206,30 @@ struct WorkenvCLITests {
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
         #expect(rows.count == 1 && rows.first?["name"] as? String == "demo" && rows.first?["complete"] as? Bool == true)
         #expect((rows.first?["files"] as? Int ?? 0) >= 4)
+        // Without a name, as upstream's: the cache as a whole.
+        let cache = try run(Tools.flavor, ["workenv", "info", "--json"], env: env)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(cache.stdout.utf8)) as? [String: Any], "\(cache.output)")
+        #expect(summary["cache_dir"] as? String == app.dir.sub("cache/workenv") && summary["workenvs"] as? Int == 1)
+        #expect((summary["bytes"] as? Int ?? 0) == (rows.first?["bytes"] as? Int ?? -1) && summary["incomplete"] as? Int == 0)
         let info = try run(Tools.flavor, ["workenv", "info", "demo"], env: env)
         #expect(info.status == 0 && info.stdout.contains("complete"))
         #expect(try run(Tools.flavor, ["workenv", "info", "nope"], env: env).status == 1)
-        #expect(try run(Tools.flavor, ["workenv", "remove", "demo"], env: env).status == 0)
+        // As upstream's: removing asks first; with stdin not a terminal and no -y it refuses and keeps the workenv.
+        let unconfirmed = try run(Tools.flavor, ["workenv", "remove", "demo"], env: env)
+        #expect(unconfirmed.status == 1 && unconfirmed.stderr.contains("pass -y"))
+        #expect(FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/demo")))
+        #expect(try run(Tools.flavor, ["workenv", "remove", "nope", "-y"], env: env).status == 1)
+        #expect(try run(Tools.flavor, ["workenv", "remove", "demo", "-y"], env: env).status == 0)
         #expect(!FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/demo")))
         #expect(!FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/.demo.pspf")))
         // Re-extracted on the next launch, then cleaned (--older-than 0 matches everything).
         #expect(try run(pkg, [], env: env).status == 0)
         #expect(try run(Tools.flavor, ["workenv", "clean", "--older-than", "1"], env: env).stdout.contains("nothing to clean"))
-        #expect(try run(Tools.flavor, ["workenv", "clean"], env: env).status == 0)
+        let refused = try run(Tools.flavor, ["workenv", "clean"], env: env)
+        #expect(refused.status == 1 && refused.stderr.contains("1 workenv (demo)"))
+        #expect(FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/demo")))
+        let cleaned = try run(Tools.flavor, ["workenv", "clean", "--yes", "--json"], env: env)
+        #expect(cleaned.status == 0 && cleaned.stdout.contains("\"demo\""))
         #expect(!FileManager.default.fileExists(atPath: app.dir.sub("cache/workenv/demo")))
     }
 
