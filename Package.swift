@@ -53,13 +53,13 @@ let package = Package(
                           ]),
 
         .testTarget(name: "FlavorFormatTests", dependencies: ["FlavorFormat", "FlavorTestSupport"]),
-        .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys"]),
+        .testTarget(name: "FlavorSysTests", dependencies: ["FlavorSys", "FlavorTestSupport"]),
         .testTarget(name: "FlavorEngineTests", dependencies: ["FlavorEngine", "FlavorBuild", "FlavorFormat", "FlavorSys"]),
         .testTarget(name: "FlavorCLITests", dependencies: ["FlavorFormat", "FlavorEngine", "FlavorBuild", "FlavorSys"]),
         .testTarget(name: "FlavorPythonTests", dependencies: ["FlavorPython", "FlavorBuild", "FlavorFormat"]),
         // Benchmark harness (docs/PERFORMANCE.md): Foundation plus our SHA-256; its tests run the built executable.
         .executableTarget(name: "FlavorBench", dependencies: ["FlavorTestSupport", "CFlavorSHA256"], path: "Benchmarks/FlavorBench"),
-        // Seeded generator shared by the harness's corpora and the fuzz-style tests.
+        // Seeded generator shared by the harness's corpora and the fuzz-style tests; runTool for the library tests.
         .target(name: "FlavorTestSupport", path: "Tests/FlavorTestSupport"),
         .testTarget(name: "FlavorBenchTests", dependencies: []),
         // Fuzz targets (docs/RELIABILITY.md): libFuzzer when scripts/fuzz builds them, corpus replay otherwise.

@@ -2,7 +2,11 @@
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#if defined(__GLIBC__)
 #include <sys/platform/x86.h>
+#else
+#include <cpuid.h>
+#endif
 #endif
 
 static const uint32_t K256[64] __attribute__((aligned(16))) = {
@@ -92,9 +96,25 @@ static void blocks_shani(uint32_t s[8], const uint8_t *p, size_t n) {
 }
 #endif
 
+#if defined(__x86_64__) && !defined(__GLIBC__)
+// musl keeps no CPU feature cache, so ask CPUID once, on first use: each CPUID traps to the
+// hypervisor on a VM (~5 µs), so never at start-up.
+static int cpu_has_shani(void) {
+    static int known = -1;
+    if (known >= 0) return known;
+    unsigned a, b, c, d;
+    int sse = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3) && (c & bit_SSE4_1);
+    int sha = sse && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+    known = sha;
+    return known;
+}
+#endif
+
 int flavor_sha256_accelerated(void) {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__GLIBC__)
     return CPU_FEATURE_ACTIVE(SHA) && CPU_FEATURE_ACTIVE(SSE4_1) && CPU_FEATURE_ACTIVE(SSSE3);
+#elif defined(__x86_64__)
+    return cpu_has_shani();
 #else
     return 0;
 #endif

@@ -63,7 +63,9 @@ public enum Launch {
 
     /// Opens and verifies the package per FLAVOR_VALIDATION; returns reader and metadata.
     /// `deferSlots` (a normal launch): the slot list is parsed only if something needs it.
-    public static func open(_ pkg: PackageReader, settings: Settings, deferSlots: Bool = false,
+    /// `memo`: a start that goes on to use the workenv may let its signature record stand in for the
+    /// Ed25519 check (SignatureMemo); off with FLAVOR_WORKENV_CACHE=false.
+    public static func open(_ pkg: PackageReader, settings: Settings, deferSlots: Bool = false, memo: Bool = false,
                             warn: (String) -> Void = { Process.printError("flavor-launcher: " + $0) }) throws(EngineError) -> (PackageReader, Metadata) {
         if settings.validation == .none {
             warn("⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
@@ -71,7 +73,8 @@ public enum Launch {
             return (pkg, try consistent(pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)))
         }
         do {
-            return (pkg, try Verifier.verifyHeader(pkg, deferSlots: deferSlots))
+            let memoPaths = memo && settings.workenvCache ? WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName) : nil
+            return (pkg, try Verifier.verifyHeader(pkg, deferSlots: deferSlots, memo: memoPaths))
         } catch {
             guard settings.validation == .relaxed || settings.validation == .minimal else { throw error }
             warn("warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
@@ -92,7 +95,7 @@ public enum Launch {
     /// The normal launch: verify, make the workenv ready, exec (or spawn) the command.
     public static func run(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
         // A warm start needs no slot entries: their parse (which grows with the package) is deferred.
-        let (pkg, m) = try open(package, settings: settings, deferSlots: true)
+        let (pkg, m) = try open(package, settings: settings, deferSlots: true, memo: true)
         try Policy.enforce(pkg, m, settings: settings)
         let exe = pkg.path
         let paths = try prepare(pkg, m, settings: settings)
@@ -112,7 +115,7 @@ public enum Launch {
     /// `python ARGS…`: the workenv made ready as for a run, then the bundled interpreter with ARGS.
     /// A package without `runtime.python.interpreter` is refused before anything is extracted.
     public static func python(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
-        let (pkg, m) = try open(package, settings: settings, deferSlots: true)
+        let (pkg, m) = try open(package, settings: settings, deferSlots: true, memo: true)
         guard let interpreter = m.pythonInterpreter, !interpreter.isEmpty else {
             Process.printError("flavor-launcher: \(pkg.fileName) bundles no Python (its metadata has no runtime.python.interpreter)")
             return LauncherExit.usage
@@ -185,7 +188,7 @@ public enum Launch {
             Process.printOut("extracted slot \(i) (\(o.files) files, \(o.bytes) bytes) to \(rest[1])\n"); return 0
         case "ensure":
             guard rest.count == 1 else { Process.printError("flavor-launcher: usage: ensure SLOT"); return LauncherExit.usage }
-            let (pkg, m) = try open(package, settings: settings)
+            let (pkg, m) = try open(package, settings: settings, memo: true)
             guard let i = Int(rest[0]).flatMap({ $0 >= 0 && $0 < m.slots.count ? $0 : nil }) ?? m.slots.firstIndex(where: { $0.id == rest[0] }) else {
                 Process.printError("flavor-launcher: no slot \"\(rest[0])\""); return LauncherExit.usage
             }

@@ -22,9 +22,10 @@ public enum Verifier {
     /// Index checksum, format, package size, metadata SHA-256, signature, key fingerprint,
     /// metadata decoding. Returns the verified metadata; throws the first failure.
     /// `deferSlots`: the slot list is counted, not parsed (the launcher; see Metadata).
-    public static func verifyHeader(_ pkg: PackageReader, deferSlots: Bool = false) throws(EngineError) -> Metadata {
+    /// `memo`: the workenv whose signature record may stand in for the Ed25519 check (SignatureMemo).
+    public static func verifyHeader(_ pkg: PackageReader, deferSlots: Bool = false, memo: WorkenvPaths? = nil) throws(EngineError) -> Metadata {
         var report = VerificationReport()
-        headerChecks(pkg, into: &report, verbose: false, deferSlots: deferSlots)
+        headerChecks(pkg, into: &report, verbose: false, deferSlots: deferSlots, memo: memo)
         if let f = report.firstFailure { throw EngineError(.integrity, "\(pkg.path): \(f.name): \(f.detail)") }
         guard let m = report.metadata else { throw EngineError(.format, "\(pkg.path): metadata unreadable") }
         return m
@@ -52,7 +53,8 @@ public enum Verifier {
 
     /// Details of passing checks are only built for reports (`verbose`): the launcher runs
     /// these on every start and must not spend time formatting hex it never prints.
-    static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport, verbose: Bool, deferSlots: Bool = false) {
+    static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport, verbose: Bool, deferSlots: Bool = false,
+                             memo memoPaths: WorkenvPaths? = nil) {
         let idx = pkg.index
         func add(_ name: String, _ ok: Bool, _ detail: @autoclosure () -> String) {
             // The launcher (not verbose) only needs failures: no array of passed checks per start.
@@ -74,7 +76,18 @@ public enum Verifier {
         do { json = try pkg.metadataJSONBytes() } catch {
             add("metadata-decode", false, error.message); return
         }
-        let sigOK = Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
+        let sigOK: Bool
+        if metaOK, let memoPaths {
+            let memo = SignatureMemo(paths: memoPaths, publicKey: idx.publicKey, signature: idx.signature, metadataDigest: digest)
+            if memo.holds() {
+                sigOK = true
+            } else {
+                sigOK = Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
+                if sigOK { memo.record() }
+            }
+        } else {
+            sigOK = Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
+        }
         add("signature", sigOK, sigOK ? "Ed25519 over \(json.count) bytes of metadata JSON, key \(fingerprint(idx.publicKey).prefix(16))…"
             : "Ed25519 signature does not match the metadata JSON and embedded public key")
         let fp = idx.attestationKeyFingerprint

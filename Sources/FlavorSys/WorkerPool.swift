@@ -23,8 +23,7 @@ public enum WorkerPool {
         var threads = [pthread_t]()
         for w in 1..<n {
             let ctx = Unmanaged.passRetained(PoolThreadContext(job: shared, worker: w)).toOpaque()
-            var t = pthread_t()
-            if pthread_create(&t, nil, poolThreadMain, ctx) == 0 {
+            if let t = startThread(ctx) {
                 threads.append(t)
             } else {
                 Unmanaged<PoolThreadContext>.fromOpaque(ctx).release()
@@ -32,6 +31,21 @@ public enum WorkerPool {
         }
         shared.drain(worker: 0)
         for t in threads { pthread_join(t, nil) }
+    }
+
+    static func startThread(_ ctx: UnsafeMutableRawPointer) -> pthread_t? {
+#if FLAVOR_MUSL
+        // musl's pthread_t is a pointer, and its default stack is 128 KiB: give workers glibc-like room.
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setstacksize(&attr, 1 << 20)
+        var t: pthread_t? = nil
+        return pthread_create(&t, &attr, poolThreadMain, ctx) == 0 ? t : nil
+#else
+        var t = pthread_t()
+        return pthread_create(&t, nil, poolThreadMain, ctx) == 0 ? t : nil
+#endif
     }
 }
 

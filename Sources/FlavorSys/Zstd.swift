@@ -23,6 +23,7 @@ public enum Zstd {
 
     /// Decodes into an exactly sized buffer; a frame that needs more is an error, not a reallocation.
     public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
+        if isLegacyFrame(input) { throw .corrupt("zstd: a pre-1.0 (v0.5–v0.7) frame, which Flavor does not read; re-pack it") }
         let r = ZSTD_decompress(output.baseAddress, output.count, input.baseAddress, input.count)
         if ZSTD_isError(r) != 0 {
             let name = String(cString: ZSTD_getErrorName(r))
@@ -39,8 +40,17 @@ public enum Zstd {
 
     /// Content size stored in the frame header, if any.
     public static func frameContentSize(_ input: UnsafeRawBufferPointer) -> Int? {
+        if isLegacyFrame(input) { return nil }
         let r = ZSTD_getFrameContentSize(input.baseAddress, input.count)
         if r >= UInt64.max - 1 { return nil }  // ZSTD_CONTENTSIZE_UNKNOWN / _ERROR
         return r > UInt64(Int.max) ? nil : Int(r)
+    }
+
+    /// Frames of zstd's 2016 pre-release formats (magic 0xFD2FB525…27). Every reader refuses them, so
+    /// that verify, extract and the launcher agree, and the launcher links none of their decoders.
+    static func isLegacyFrame(_ input: UnsafeRawBufferPointer) -> Bool {
+        guard input.count >= 4 else { return false }
+        let magic = UInt32(input[0]) | UInt32(input[1]) << 8 | UInt32(input[2]) << 16 | UInt32(input[3]) << 24
+        return (0xFD2F_B525...0xFD2F_B527).contains(magic)
     }
 }

@@ -467,17 +467,7 @@ struct TarReaderTests {
 private let systemTar = "/usr/bin/tar"
 
 private func run(_ arguments: [String], in dir: URL) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: systemTar)
-    p.arguments = arguments
-    p.currentDirectoryURL = dir
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let out = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: out, as: UTF8.self))
+    try runTool(systemTar, arguments, cwd: dir)
 }
 
 private func withTempDir<R>(_ body: (URL) throws -> R) throws -> R {
