@@ -36,6 +36,12 @@ public struct ByteReader: @unchecked Sendable {
         return UInt64(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt64.self))
     }
 
+    /// True when the 8 bytes at `off` are all zero (checksums skip zero runs); they must be in the window.
+    @inlinable public func isZeroWord(at off: Int) -> Bool {
+        precondition(off >= 0 && off <= count - 8, "isZeroWord out of range")
+        return base.loadUnaligned(fromByteOffset: off, as: UInt64.self) == 0
+    }
+
     /// A sub-window without copying.
     public func slice(_ range: Range<Int>, region: String = "slice") throws(FormatError) -> ByteReader {
         try check(range.lowerBound, range.count, region)

@@ -326,6 +326,20 @@ struct Adler32Tests {
         #expect(Adler32.checksum(mixed) == referenceAdler32(mixed))
     }
 
+    @Test("zero runs of every length and alignment (skipped eight at a time) agree with the reference",
+          arguments: [0, 1, 7, 8, 9, 15, 16, 17, 5551, 5553, 8192])
+    func zeroRuns(run: Int) {
+        for lead in 0..<9 {
+            let bytes = [UInt8](repeating: 0xFF, count: lead) + [UInt8](repeating: 0, count: run) + [0x5A, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]
+            #expect(Adler32.checksum(bytes) == referenceAdler32(bytes), "lead \(lead)")
+        }
+        // 8 KiB of an index's shape: a head of values, then zeros; past 5552 the run spans a reduction.
+        var index = [UInt8](repeating: 0, count: 8192)
+        for i in 0..<1500 { index[i] = UInt8(truncatingIfNeeded: i &* 37) }
+        index[6000] = 0xEE
+        #expect(Adler32.checksum(index) == referenceAdler32(index))
+    }
+
     @Test("continuing from a previous checksum equals checksumming the concatenation")
     func streaming() {
         let a = [UInt8](repeating: 0xAB, count: 7000)
