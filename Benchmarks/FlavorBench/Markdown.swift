@@ -20,7 +20,7 @@ enum Markdown {
 
         let targets = r.corpora.flatMap { c in c.targets.map { (c.name, $0) } }
         if !targets.isEmpty {
-            s += "\n## Targets (issue 4)\n\n| corpus | target | goal | measured | met |\n|---|---|---|---:|:---:|\n"
+            s += "\n## Targets (issues 4 and 14)\n\n| corpus | target | goal | measured | met |\n|---|---|---|---:|:---:|\n"
             for (c, t) in targets { s += "| \(c) | \(t.label) | \(t.goal) | \(t.measured) | \(t.met ? "yes" : "**no**") |\n" }
         }
 

@@ -315,6 +315,11 @@ final class CorpusBench {
         }
         let floor = oursWorkenv + "/bin/noop"
         guard FileManager.default.isExecutableFile(atPath: floor) else { throw BenchError("\(floor): the no-op payload is not in the workenv") }
+        // What any launcher pays before its own work: one more exec, of a static C program that only
+        // execs the payload (musl, as ours links). ours − exec_only is the launcher's own work.
+        if let trampoline = try execOnlyLauncher() {
+            v.append(Variant(id: "exec_only", label: "exec-only launcher: static musl C that execs the payload", command: { _ in Command([trampoline, floor]) }))
+        }
         v.append(Variant(id: "floor", label: "launch floor: exec of the payload", command: { _ in Command([floor]) }))
         // Two groups. Upstream's rs launcher reads and hashes the whole package (up to 268 MB) on
         // every warm start; run between our samples, it flushes the CPU caches before each of them,
@@ -333,6 +338,25 @@ final class CorpusBench {
             series += group.map { mk("warm", $0, samples[$0.id]!, rss[$0.id]!, bytes: nil, files: nil) }
         }
         return series
+    }
+
+    /// Builds the exec-only launcher with gcc and musl's specs (scripts/install-deps installs musl-dev);
+    /// nil, with a note, where they are missing.
+    func execOnlyLauncher() throws -> String? {
+        let specs = "/usr/lib/x86_64-linux-musl/musl-gcc.specs"
+        guard FileManager.default.fileExists(atPath: specs) else {
+            progress("\(corpus.name): warm: no exec-only launcher (musl-dev is not installed)")
+            return nil
+        }
+        let src = work + "/exec-only.c", exe = work + "/exec-only"
+        try writeFile(src, """
+            #include <unistd.h>
+            extern char **environ;
+            int main(int argc, char **argv) { if (argc < 2) return 2; execve(argv[1], argv + 1, environ); return 127; }
+
+            """, mode: 0o644)
+        _ = try checked(["gcc", "-specs=" + specs, "-static", "-O2", "-s", "-o", exe, src], what: "building the exec-only launcher")
+        return exe
     }
 
     // MARK: machinery

@@ -246,27 +246,40 @@ struct JSONParser {
     /// decoded); returns the element count when it is an array. What it skips is parsed in full
     /// before anything uses it, so here it only has to find the end.
     private mutating func skipValue() throws(FormatError) -> Int {
-        let start = at
+        let (end, count) = try bytes.withByteReader { (r) throws(FormatError) -> (Int, Int) in
+            try Self.skip(r, from: at, maxDepth: maxDepth)
+        }
+        at = end
+        return count
+    }
+
+    /// Skips one value starting at `start` without building it; returns where it ends and, for an
+    /// array, its element count. Over a ByteReader, whose reads are unchecked in release builds: the
+    /// deferred slot list is most of the metadata, and this runs on every launch. Strings are skipped
+    /// escape by escape (validated when the value is parsed for real), brackets must balance.
+    private static func skip(_ r: ByteReader, from start: Int, maxDepth: Int) throws(FormatError) -> (Int, Int) {
+        let n = r.count
+        var at = start
         var depth = 0, elements = 0, sawElement = false
-        let isArray = current == UInt8(ascii: "[")
+        let isArray = at < n && r[at] == UInt8(ascii: "[")
         repeat {
-            guard at < bytes.count else { throw .json("unterminated value", offset: start) }
-            let c = bytes[at]
+            guard at < n else { throw .json("unterminated value", offset: start) }
+            let c = r[at]
             switch c {
             case .quote:
                 at += 1
                 while true {
-                    guard at < bytes.count else { throw .json("unterminated string", offset: start) }
-                    let b = bytes[at]
+                    guard at < n else { throw .json("unterminated string", offset: start) }
+                    let b = r[at]
+                    if b == .quote { at += 1; break }
                     at += b == .backslash ? 2 : 1
-                    if b == .quote { break }
                 }
                 if depth == 1 { sawElement = true }
                 continue
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 if depth == 1 { sawElement = true }
                 depth += 1
-                try checkDepth(depth)
+                guard depth <= maxDepth else { throw .json("nesting deeper than \(maxDepth) levels", offset: at) }
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 depth -= 1
                 guard depth >= 0 else { throw .json("unbalanced brackets", offset: at) }
@@ -278,13 +291,18 @@ struct JSONParser {
                 if depth == 1 { sawElement = true }
                 if depth == 0 {
                     // A scalar: up to the next delimiter.
-                    while at < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(bytes[at]) { at += 1 }
-                    return 0
+                    while at < n {
+                        switch r[at] {
+                        case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D: return (at, 0)
+                        default: at += 1
+                        }
+                    }
+                    return (at, 0)
                 }
             }
             at += 1
         } while depth > 0
-        return isArray && sawElement ? elements + 1 : 0
+        return (at, isArray && sawElement ? elements + 1 : 0)
     }
 
     /// `"key" :` — leaves `at` on the member's value.
