@@ -63,9 +63,9 @@ public enum Launch {
 
     /// Opens and verifies the package per FLAVOR_VALIDATION; returns reader and metadata.
     /// `deferSlots` (a normal launch): the slot list is parsed only if something needs it.
-    /// `memo`: a start that goes on to use the workenv may let its signature record stand in for the
-    /// Ed25519 check (SignatureMemo); off with FLAVOR_WORKENV_CACHE=false.
-    public static func open(_ pkg: PackageReader, settings: Settings, deferSlots: Bool = false, memo: Bool = false,
+    /// `memo`: the workenv of a start that goes on to use it, whose signature record may stand in for
+    /// the Ed25519 check (SignatureMemo); ignored with FLAVOR_WORKENV_CACHE=false.
+    public static func open(_ pkg: PackageReader, settings: Settings, deferSlots: Bool = false, memo: WorkenvPaths? = nil,
                             warn: (String) -> Void = { Process.printError("flavor-launcher: " + $0) }) throws(EngineError) -> (PackageReader, Metadata) {
         if settings.validation == .none {
             warn("⚠️  FLAVOR_VALIDATION=none: package integrity is NOT being checked")
@@ -73,8 +73,7 @@ public enum Launch {
             return (pkg, try consistent(pkg, try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)))
         }
         do {
-            let memoPaths = memo && settings.workenvCache ? WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName) : nil
-            return (pkg, try Verifier.verifyHeader(pkg, deferSlots: deferSlots, memo: memoPaths))
+            return (pkg, try Verifier.verifyHeader(pkg, deferSlots: deferSlots, memo: settings.workenvCache ? memo : nil))
         } catch {
             guard settings.validation == .relaxed || settings.validation == .minimal else { throw error }
             warn("warning: \(error.message) (continuing: FLAVOR_VALIDATION=\(settings.validation.rawValue))")
@@ -95,10 +94,11 @@ public enum Launch {
     /// The normal launch: verify, make the workenv ready, exec (or spawn) the command.
     public static func run(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
         // A warm start needs no slot entries: their parse (which grows with the package) is deferred.
-        let (pkg, m) = try open(package, settings: settings, deferSlots: true, memo: true)
+        let paths = workenvPaths(package, settings)
+        let (pkg, m) = try open(package, settings: settings, deferSlots: true, memo: paths)
         try Policy.enforce(pkg, m, settings: settings)
         let exe = pkg.path
-        let paths = try prepare(pkg, m, settings: settings)
+        try prepare(pkg, m, paths, settings: settings)
         let plan = try ExecPlan.make(metadata: m, workenv: paths.workenv, lazySlots: paths.slotsDir, exePath: exe, userArgs: args,
                                      baseEnv: settings.environment, settings: settings) { log(settings, "warn", $0) }
         return try execute(plan, settings: settings)
@@ -106,21 +106,24 @@ public enum Launch {
 
     /// Makes the workenv ready for `run` and `python`. One closure literal for both: the Embedded
     /// build specializes the whole extraction path for each literal passed down.
-    static func prepare(_ pkg: PackageReader, _ m: Metadata, settings: Settings) throws(EngineError) -> WorkenvPaths {
-        let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
+    static func prepare(_ pkg: PackageReader, _ m: Metadata, _ paths: WorkenvPaths, settings: Settings) throws(EngineError) {
         try Workenv.prepare(pkg, m, paths, settings: settings) { log(settings, "info", $0) }
-        return paths
+    }
+
+    static func workenvPaths(_ pkg: PackageReader, _ settings: Settings) -> WorkenvPaths {
+        WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
     }
 
     /// `python ARGS…`: the workenv made ready as for a run, then the bundled interpreter with ARGS.
     /// A package without `runtime.python.interpreter` is refused before anything is extracted.
     public static func python(_ package: PackageReader, args: [String], settings: Settings) throws(EngineError) -> Int32 {
-        let (pkg, m) = try open(package, settings: settings, deferSlots: true, memo: true)
+        let paths = workenvPaths(package, settings)
+        let (pkg, m) = try open(package, settings: settings, deferSlots: true, memo: paths)
         guard let interpreter = m.pythonInterpreter, !interpreter.isEmpty else {
             Process.printError("flavor-launcher: \(pkg.fileName) bundles no Python (its metadata has no runtime.python.interpreter)")
             return LauncherExit.usage
         }
-        let paths = try prepare(pkg, m, settings: settings)
+        try prepare(pkg, m, paths, settings: settings)
         let plan = try ExecPlan.python(interpreter: interpreter, metadata: m, workenv: paths.workenv, lazySlots: paths.slotsDir, exePath: pkg.path,
                                        userArgs: args, baseEnv: settings.environment, settings: settings) { log(settings, "warn", $0) }
         return try execute(plan, settings: settings)
@@ -188,11 +191,11 @@ public enum Launch {
             Process.printOut("extracted slot \(i) (\(o.files) files, \(o.bytes) bytes) to \(rest[1])\n"); return 0
         case "ensure":
             guard rest.count == 1 else { Process.printError("flavor-launcher: usage: ensure SLOT"); return LauncherExit.usage }
-            let (pkg, m) = try open(package, settings: settings, memo: true)
+            let paths = workenvPaths(package, settings)
+            let (pkg, m) = try open(package, settings: settings, memo: paths)
             guard let i = Int(rest[0]).flatMap({ $0 >= 0 && $0 < m.slots.count ? $0 : nil }) ?? m.slots.firstIndex(where: { $0.id == rest[0] }) else {
                 Process.printError("flavor-launcher: no slot \"\(rest[0])\""); return LauncherExit.usage
             }
-            let paths = WorkenvPaths(cacheRoot: settings.cacheRoot, packageFileName: pkg.fileName)
             let path = try Workenv.ensure(pkg, m, paths, slot: i, settings: settings) { log(settings, "info", $0) }
             Process.printOut(path + "\n"); return 0
         default:

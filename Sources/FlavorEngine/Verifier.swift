@@ -76,18 +76,11 @@ public enum Verifier {
         do { json = try pkg.metadataJSONBytes() } catch {
             add("metadata-decode", false, error.message); return
         }
-        let sigOK: Bool
-        if metaOK, let memoPaths {
-            let memo = SignatureMemo(paths: memoPaths, publicKey: idx.publicKey, signature: idx.signature, metadataDigest: digest)
-            if memo.holds() {
-                sigOK = true
-            } else {
-                sigOK = Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
-                if sigOK { memo.record() }
-            }
-        } else {
-            sigOK = Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
-        }
+        // The record is keyed by the digest computed above, so it only stands for these exact bytes.
+        let memo = metaOK ? memoPaths.map { SignatureMemo(paths: $0, publicKey: idx.publicKey, signature: idx.signature, metadataDigest: digest) } : nil
+        let remembered = memo?.holds() ?? false
+        let sigOK = remembered || Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
+        if sigOK && !remembered { memo?.record() }
         add("signature", sigOK, sigOK ? "Ed25519 over \(json.count) bytes of metadata JSON, key \(fingerprint(idx.publicKey).prefix(16))…"
             : "Ed25519 signature does not match the metadata JSON and embedded public key")
         let fp = idx.attestationKeyFingerprint
