@@ -340,15 +340,17 @@ final class CorpusBench {
         return series
     }
 
-    /// Builds the exec-only launcher with gcc and musl's specs (scripts/install-deps installs musl-dev);
-    /// nil, with a note, where they are missing.
+    /// Builds the exec-only launcher with gcc and musl's specs (scripts/install-deps installs musl-dev),
+    /// once per run, in the work root the corpora share; nil, with a note, where they are missing.
     func execOnlyLauncher() throws -> String? {
         let specs = "/usr/lib/x86_64-linux-musl/musl-gcc.specs"
         guard FileManager.default.fileExists(atPath: specs) else {
             progress("\(corpus.name): warm: no exec-only launcher (musl-dev is not installed)")
             return nil
         }
-        let src = work + "/exec-only.c", exe = work + "/exec-only"
+        let root = (work as NSString).deletingLastPathComponent
+        let src = root + "/exec-only.c", exe = root + "/exec-only"
+        if FileManager.default.isExecutableFile(atPath: exe) { return exe }
         try writeFile(src, """
             #include <unistd.h>
             extern char **environ;

@@ -279,7 +279,7 @@ struct JSONParser {
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 if depth == 1 { sawElement = true }
                 depth += 1
-                guard depth <= maxDepth else { throw .json("nesting deeper than \(maxDepth) levels", offset: at) }
+                try checkDepth(depth, maxDepth: maxDepth, at: at)
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 depth -= 1
                 guard depth >= 0 else { throw .json("unbalanced brackets", offset: at) }
@@ -331,6 +331,10 @@ struct JSONParser {
     }
 
     private func checkDepth(_ depth: Int) throws(FormatError) {
+        try Self.checkDepth(depth, maxDepth: maxDepth, at: at)
+    }
+
+    private static func checkDepth(_ depth: Int, maxDepth: Int, at: Int) throws(FormatError) {
         guard depth <= maxDepth else { throw .json("nesting deeper than \(maxDepth) levels", offset: at) }
     }
 
