@@ -84,6 +84,12 @@ enum Targets {
                 if let i = t.indices.last, t[i].id == "cold_vs_write_floor", let v = r.ratio("cold/ours÷write_floor")?.value {
                     t[i].measured = String(format: "%.2f×", v)
                 }
+                // The same cores decode and write: the floor plus decoding alone bounds a cold launch.
+                if let c = r.codec, let f = r.series("cold/write_floor")?.wall.median, f > 0 {
+                    t.append(Target(id: "cold_bound", label: "what stands in the way: (write floor + gzip decode alone on \(c.workers) workers) ÷ write floor",
+                                    measured: String(format: "%.2f× (decode %@)", (f + c.decodeSeconds) / f, formatSeconds(c.decodeSeconds)),
+                                    goal: "–", met: true))
+                }
             }
             if r.bytes >= 1_000_000, let v = r.ratio("cold/ours_uring÷ours_posix")?.value {
                 t.append(Target(id: "uring_vs_posix", label: "io_uring cold launch vs plain threads", measured: String(format: "speed %.2f× of posix", 1 / v),
@@ -118,6 +124,12 @@ enum Targets {
             }
             ratioTarget("pack_vs_upstream", "pack vs tar -czf + upstream rs builder", "pack/ours÷tar_czf+rs_builder", atMost: 1 / 4.5, goal: "≥ 4.5× faster")
             ratioTarget("pack_vs_pigz", "pack vs pigz", "pack/ours÷pigz", atMost: 0.5, goal: "≥ 2× faster")
+            // Compression alone, before any file is read or written, against pigz's whole run.
+            if let c = r.codec, let p = r.series("pack/pigz")?.wall.median, p > 0 {
+                t.append(Target(id: "pack_bound", label: "what stands in the way: libdeflate -6 alone on \(c.workers) workers ÷ pigz",
+                                measured: String(format: "%.2f× (%@)", c.encodeSeconds / p, formatSeconds(c.encodeSeconds)),
+                                goal: "–", met: true))
+            }
             if let v = r.ratio("size/ours_payload÷gzip6")?.value {
                 t.append(Target(id: "size_vs_gzip6", label: "package payload vs gzip -6", measured: String(format: "%.4f×", v), goal: "≤ 1.0×", met: v <= 1.0))
             }

@@ -98,60 +98,19 @@ public struct ExecPlan: Sendable {
     public var argv: [String]
     public var env: [String]
 
-    /// Glob match with `*` and `?` (for runtime.env unset/pass).
-    public static func globMatch(_ pattern: String, _ name: String) -> Bool {
-        let p = Array(pattern.unicodeScalars), n = Array(name.unicodeScalars)
-        var pi = 0, ni = 0, star = -1, mark = 0
-        while ni < n.count {
-            if pi < p.count, p[pi] == "*" { star = pi; mark = ni; pi += 1 }
-            else if pi < p.count, p[pi] == "?" || p[pi] == n[ni] { pi += 1; ni += 1 }
-            else if star >= 0 { pi = star + 1; mark += 1; ni = mark }
-            else { return false }
-        }
-        while pi < p.count, p[pi] == "*" { pi += 1 }
-        return pi == p.count
-    }
+    /// Glob match with `*` and `?` (for runtime.env unset/pass); `?` is one Unicode scalar.
+    public static func globMatch(_ pattern: String, _ name: String) -> Bool { Glob.match(pattern, name) }
 
     public static func environment(base: [String], metadata m: Metadata, workenv: String, lazySlots: String? = nil, exePath: String,
                                    settings: Settings, warn: (String) -> Void) -> [String] {
-        // Whole "KEY=value" entries plus their keys, in two [String]s rather than an array of
-        // (key, value) tuples: this runs on every launch, a tuple array costs a generic metadata
-        // instantiation, and untouched entries are passed on without being split and re-joined.
-        var entries = [String](), keys = [String]()
-        entries.reserveCapacity(base.count + 8); keys.reserveCapacity(base.count + 8)
-        for e in base {
-            // Search the contiguous UTF-8 bytes: the generic UTF8View search costs ~5x more per byte.
-            guard let eq = e.utf8.withContiguousStorageIfAvailable({ $0.firstIndex(of: UInt8(ascii: "=")) })
-                    ?? e.utf8.firstIndex(of: UInt8(ascii: "=")).map({ e.utf8.distance(from: e.utf8.startIndex, to: $0) }) else { continue }
-            entries.append(e); keys.append(String(e.utf8.prefix(eq))!)
-        }
-        func value(_ i: Int) -> String {
-            let e = entries[i]
-            return String(e.utf8.dropFirst(keys[i].utf8.count + 1))!
-        }
-        func removeAll(where drop: (String, Int) -> Bool) {
-            var w = 0
-            for i in keys.indices where !drop(keys[i], i) {
-                if w != i { keys[w] = keys[i]; entries[w] = entries[i] }
-                w += 1
-            }
-            keys.removeSubrange(w...); entries.removeSubrange(w...)
-        }
-        func get(_ k: String) -> String? { keys.lastIndex(of: k).map(value) }
-        func set(_ k: String, _ v: String) {
-            let entry = k + "=" + v
-            guard let i = keys.firstIndex(of: k) else { keys.append(k); entries.append(entry); return }
-            entries[i] = entry
-            if keys[(i + 1)...].contains(k) { removeAll { key, j in key == k && value(j) != v } }
-        }
+        var env = EnvironmentEntries(base)
+        func get(_ k: String) -> String? { env.get(k) }
+        func set(_ k: String, _ v: String) { env.set(k, v) }
         if get("FLAVOR_CACHE_DIR") == nil, let h = settings.home { set("FLAVOR_CACHE_DIR", h + "/.cache/flavor/workenv") }
         let r = m.runtimeEnv
-        let passes = { (name: String) in r.pass.contains { globMatch($0, name) } }
-        for pattern in r.unset {
-            removeAll { k, _ in globMatch(pattern, k) && !passes(k) }
-        }
+        for pattern in r.unset { env.remove(matching: pattern, except: r.pass) }
         for (old, new) in r.map {
-            if let v = get(old) { removeAll { k, _ in k == old }; set(new, v) }
+            if let v = get(old) { env.remove(old); set(new, v) }
         }
         for (k, v) in r.set { set(k, v) }
         for p in r.pass where !p.utf8.contains(UInt8(ascii: "*")) && !p.utf8.contains(UInt8(ascii: "?")) && get(p) == nil {
@@ -169,7 +128,7 @@ public struct ExecPlan: Sendable {
         if let lazySlots { set("FLAVOR_LAZY_SLOTS", lazySlots) }
         let path = get("PATH")
         set("PATH", path.map { workenv + "/bin:" + $0 } ?? workenv + "/bin")
-        return entries
+        return env.entries
     }
 
     public static func make(metadata m: Metadata, workenv: String, lazySlots: String? = nil, exePath: String, userArgs: [String],
