@@ -72,7 +72,7 @@ func runMain(_ argv: [String]) -> Int32 {
             let python = r.kind == "python-app", lazy = r.kind == "python-lazy"
             for i in r.corpora.indices {
                 r.corpora[i].ratios = lazy ? PythonLazyBench.ratios(r.corpora[i]) : python ? PythonAppBench.ratios(r.corpora[i]) : Ratios.compute(r.corpora[i])
-                r.corpora[i].targets = lazy ? PythonLazyBench.targets(r.corpora[i]) : python ? PythonAppBench.targets(r.corpora[i]) : Targets.evaluate(r.corpora[i])
+                r.corpora[i].targets = lazy ? PythonLazyBench.targets(r.corpora[i]) : python ? PythonAppBench.targets(r.corpora[i]) : Targets.evaluate(r.corpora[i], cores: r.machine.nproc)
             }
             try r.write(json: rest[0])
             let base = String(rest[0].dropLast(5)), name = (base as NSString).lastPathComponent

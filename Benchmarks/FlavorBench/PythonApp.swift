@@ -381,12 +381,24 @@ final class PythonAppBench {
             let over = (w.wall.median - f.wall.median) * 1000
             t.append(Target(id: "warm_over_venv", label: "warm launch p50 over the venv floor", measured: String(format: "%+.2f ms", over),
                             goal: "≤ +1 ms", met: over <= 1.0))
+            // Runs of one round are taken back to back, so their difference cancels the host's drift,
+            // which spreads a Python start over tens of ms here.
+            let paired = zip(w.samples, f.samples).map { $0.wall - $1.wall }
+            if !paired.isEmpty {
+                t.append(Target(id: "warm_over_venv_paired", label: "the same, median of the differences within a round (shown)",
+                                measured: String(format: "%+.2f ms (%d rounds)", Stats(paired).median * 1000, paired.count), goal: "–", met: true))
+            }
         }
         func faster(_ id: String, _ label: String, _ ratio: String, atLeast: Double, goal: String) {
             guard let v = r.ratio(ratio)?.value else { return }
             t.append(Target(id: id, label: label, measured: String(format: "%.1f× faster (ours ÷ it %.3f)", 1 / v, v), goal: goal, met: 1 / v >= atLeast))
         }
         faster("warm_vs_pyinstaller", "warm launch vs PyInstaller's run", "warm/ours÷pyinstaller", atLeast: 10, goal: "≥ 10× faster")
+        // What any launcher that runs the app could reach: the app's own start, without a launcher.
+        if let f = r.series("warm/venv")?.wall.median, let p = r.series("warm/pyinstaller")?.wall.median, f > 0 {
+            t.append(Target(id: "venv_vs_pyinstaller", label: "of which the bound: the venv floor vs PyInstaller's run (shown)",
+                            measured: String(format: "%.1f× faster", p / f), goal: "–", met: true))
+        }
         if let v = r.ratio("cold/ours÷pyinstaller")?.value {
             t.append(Target(id: "cold_vs_pyinstaller", label: "cold launch vs PyInstaller's run", measured: String(format: "ours ÷ it %.3f", v),
                             goal: "faster (< 1)", met: v < 1))

@@ -65,8 +65,6 @@ struct CorpusResult: Codable, Sendable {
     var checks: [String]
     /// phase → CPU that other processes used while it ran, as a fraction of one core (`CPUMeter`).
     var otherCPU: [String: Double]? = nil
-    /// The codec alone on this corpus, in-process (`flavor bench`): what bounds pack and cold launch.
-    var codec: CodecAlone? = nil
 
     func series(_ id: String) -> Series? { series.first { $0.id == id } }
     func size(_ id: String) -> Int64? { sizes.first { $0.id == id }?.bytes }
@@ -107,16 +105,6 @@ struct SizeEntry: Codable, Sendable {
     var id: String
     var label: String
     var bytes: Int64
-}
-
-/// gzip at the pack level, compressing and decompressing the corpus's tar shards in memory on
-/// `workers` threads (best of `flavor bench`'s repeats; no files read or written in the timings).
-struct CodecAlone: Codable, Sendable {
-    var codec: String
-    var workers: Int
-    var tarBytes: Int64
-    var encodeSeconds: Double
-    var decodeSeconds: Double
 }
 
 /// numerator ÷ denominator of two medians measured in the same run (< 1: ours is faster/smaller).

@@ -68,34 +68,10 @@ final class CorpusBench {
         var result = CorpusResult(name: corpus.name, origin: corpus.origin, digest: corpus.digest, files: corpus.summary.files,
                                   dirs: corpus.summary.dirs, bytes: corpus.summary.bytes, series: series, sizes: sizes,
                                   ratios: [], targets: [], checks: checks, otherCPU: otherCPU)
-        if !plan.gateOnly && corpus.summary.bytes >= 1_000_000 { result.codec = codecAlone() }
         result.ratios = Ratios.compute(result)
-        result.targets = Targets.evaluate(result)
+        result.targets = Targets.evaluate(result, cores: plan.pigzThreads)
         progress(String(format: "%@: done in %.0f s", corpus.name, monotonicSeconds() - t0))
         return result
-    }
-
-    /// `flavor bench` on the staged tree: gzip -6 alone, in memory, on as many workers as `flavor pack`
-    /// uses. Untimed by the harness (it times itself); nil, with a note in the checks, when it fails.
-    func codecAlone() -> CodecAlone? {
-        progress("\(corpus.name): the codec alone (flavor bench gzip:6)")
-        let workers = plan.pigzThreads
-        do {
-            let json = try checked([tools.flavor, "bench", app, "--codecs", "gzip:6", "--workers", "\(workers)", "--repeats", "3", "--json"],
-                                   what: "flavor bench (the codec alone)")
-            guard let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-                  let row = (doc["rows"] as? [[String: Any]])?.first,
-                  let input = (row["input_bytes"] as? NSNumber)?.int64Value,
-                  let pack = (row["pack_mb_s"] as? NSNumber)?.doubleValue, pack > 0,
-                  let unpack = (row["unpack_mb_s"] as? NSNumber)?.doubleValue, unpack > 0 else {
-                throw BenchError("flavor bench --json: no gzip:6 row")
-            }
-            return CodecAlone(codec: "gzip:6", workers: workers, tarBytes: input,
-                              encodeSeconds: Double(input) / 1e6 / pack, decodeSeconds: Double(input) / 1e6 / unpack)
-        } catch {
-            checks.append("WARNING the codec alone was not measured: \(error)")
-            return nil
-        }
     }
 
     /// Copies the corpus to the work directory (tmpfs by default), writes the no-op payload, the

@@ -156,6 +156,31 @@ struct GateTests {
         #expect(svg.hasPrefix("<svg") && svg.contains("</svg>"))
     }
 
+    @Test("a report bounds cold launch by our CPU time over the cores, from the same samples")
+    func cpuBound() throws {
+        let d = Scratch()
+        try makeTextTree(d.sub("tree"), files: 50, seed: 5)   // 1.2 MB: the bound is shown from 1 MB up
+        // Named big-blob, one of the two corpora the issue-14 cold target is judged on.
+        let r = try run(Bench.bench, ["run", "--profile", "quick", "--dir", "big-blob=" + d.sub("tree"), "--flavor-bin", Bench.buildDir,
+                                      "--out-dir", d.sub("out"), "--name", "r", "--work-dir", d.sub("work"),
+                                      "--reps", "2", "--warm-reps", "3", "--warmups", "0", "--no-verify"])
+        try #require(r.status == 0, "\(r.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d.sub("out/r.json")))) as? [String: Any]
+        let c = try #require((json?["corpora"] as? [[String: Any]])?.first)
+        let series = (c["series"] as? [[String: Any]]) ?? []
+        let cold = try #require(series.first { $0["id"] as? String == "cold/ours" }?["samples"] as? [[String: Any]])
+        let floor = try #require(series.first { $0["id"] as? String == "cold/write_floor" }?["wall"] as? [String: Any])
+        // The same arithmetic as the harness, from the JSON: medians of user and sys, over the cores.
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+        let cpu = median(cold.map { $0["user"] as? Double ?? 0 }) + median(cold.map { $0["sys"] as? Double ?? 0 })
+        let cores = try #require((json?["machine"] as? [String: Any])?["nproc"] as? Int)
+        let expected = String(format: "%.2f×", cpu / Double(cores) / (floor["median"] as? Double ?? 1))
+        let bound = try #require(((c["targets"] as? [[String: Any]]) ?? []).first { $0["id"] as? String == "cold_bound" })
+        #expect((bound["measured"] as? String ?? "").hasPrefix(expected + " (user "), "\(bound) vs \(expected)")
+        let md = try String(contentsOfFile: d.sub("out/r.md"), encoding: .utf8)
+        #expect(md.contains("what stands in the way: our CPU time ÷ \(cores) cores, vs the write floor"), "\(md)")
+    }
+
     @Test("corpus generator: the same definition gives the same pinned digest (SplitMix64, SHA-256)")
     func corpusDeterminism() throws {
         let d = Scratch()

@@ -41,8 +41,8 @@ struct PythonAppBenchTests {
         }
         #expect(checks.contains("ours: warm launches wrote nothing into the cache"), "\(checks)")
         let targets = Set(((c["targets"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String })
-        #expect(targets == ["warm_over_venv", "warm_vs_pyinstaller", "cold_vs_pyinstaller", "cold_vs_upstream",
-                            "build_vs_pyinstaller", "size_vs_pyinstaller"], "\(targets)")
+        #expect(targets == ["warm_over_venv", "warm_over_venv_paired", "warm_vs_pyinstaller", "venv_vs_pyinstaller",
+                            "cold_vs_pyinstaller", "cold_vs_upstream", "build_vs_pyinstaller", "size_vs_pyinstaller"], "\(targets)")
         let md = try String(contentsOfFile: d.sub("out/p.md"), encoding: .utf8)
         #expect(md.contains("## Targets (issue 10)") && md.contains("warm launch p50 over the venv floor") && md.contains("## Sizes"))
         // Nothing of the run is left in its work directory.
