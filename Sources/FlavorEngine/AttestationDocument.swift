@@ -42,9 +42,8 @@ extension Attestation {
         var h = SHA256()
         var line = [UInt8]()
         line.reserveCapacity(1 << 16)
-        let digits = Array("0123456789abcdef".utf8)
         for i in order {
-            for b in files[i].digest { line.append(digits[Int(b >> 4)]); line.append(digits[Int(b & 15)]) }
+            appendHex(files[i].digest, to: &line)
             line.append(0x20); line.append(0x20)
             line += paths[i]
             line.append(0x0A)

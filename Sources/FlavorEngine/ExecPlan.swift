@@ -104,30 +104,28 @@ public struct ExecPlan: Sendable {
     public static func environment(base: [String], metadata m: Metadata, workenv: String, lazySlots: String? = nil, exePath: String,
                                    settings: Settings, warn: (String) -> Void) -> [String] {
         var env = EnvironmentEntries(base)
-        func get(_ k: String) -> String? { env.get(k) }
-        func set(_ k: String, _ v: String) { env.set(k, v) }
-        if get("FLAVOR_CACHE_DIR") == nil, let h = settings.home { set("FLAVOR_CACHE_DIR", h + "/.cache/flavor/workenv") }
+        if env.get("FLAVOR_CACHE_DIR") == nil, let h = settings.home { env.set("FLAVOR_CACHE_DIR", h + "/.cache/flavor/workenv") }
         let r = m.runtimeEnv
         for pattern in r.unset { env.remove(matching: pattern, except: r.pass) }
         for (old, new) in r.map {
-            if let v = get(old) { env.remove(old); set(new, v) }
+            if let v = env.get(old) { env.remove(old); env.set(new, v) }
         }
-        for (k, v) in r.set { set(k, v) }
-        for p in r.pass where !p.utf8.contains(UInt8(ascii: "*")) && !p.utf8.contains(UInt8(ascii: "?")) && get(p) == nil {
+        for (k, v) in r.set { env.set(k, v) }
+        for p in r.pass where !p.utf8.contains(UInt8(ascii: "*")) && !p.utf8.contains(UInt8(ascii: "?")) && env.get(p) == nil {
             warn("warning: runtime.env.pass names \(p), which is not set")
         }
-        for (k, v) in m.workenvEnv { set(k, Placeholders.expand(v, workenv: workenv, metadata: m)) }
-        for (k, v) in m.executionEnv { set(k, Placeholders.expand(v, workenv: workenv, metadata: m)) }
-        set("FLAVOR_WORKENV", workenv)
-        set("FLAVOR_COMMAND_NAME", lastPathComponent(exePath) ?? "")
-        set("FLAVOR_ORIGINAL_COMMAND", exePath)
+        for (k, v) in m.workenvEnv { env.set(k, Placeholders.expand(v, workenv: workenv, metadata: m)) }
+        for (k, v) in m.executionEnv { env.set(k, Placeholders.expand(v, workenv: workenv, metadata: m)) }
+        env.set("FLAVOR_WORKENV", workenv)
+        env.set("FLAVOR_COMMAND_NAME", lastPathComponent(exePath) ?? "")
+        env.set("FLAVOR_ORIGINAL_COMMAND", exePath)
         // The package path, so the app can ask for lazy slots: FLAVOR_LAUNCHER_CLI=1 $FLAVOR_PACKAGE ensure <slot>.
-        set("FLAVOR_PACKAGE", exePath)
+        env.set("FLAVOR_PACKAGE", exePath)
         // Where lazy slots' markers are: the Python import hook acts only when this names its own
         // workenv's (so a value inherited from another package, or an upstream launcher, leaves it idle).
-        if let lazySlots { set("FLAVOR_LAZY_SLOTS", lazySlots) }
-        let path = get("PATH")
-        set("PATH", path.map { workenv + "/bin:" + $0 } ?? workenv + "/bin")
+        if let lazySlots { env.set("FLAVOR_LAZY_SLOTS", lazySlots) }
+        let path = env.get("PATH")
+        env.set("PATH", path.map { workenv + "/bin:" + $0 } ?? workenv + "/bin")
         return env.entries
     }
 

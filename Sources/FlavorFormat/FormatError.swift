@@ -56,6 +56,12 @@ public func hex<C: Collection>(bytes: C) -> String where C.Element == UInt8 {
     return String(decoding: out, as: UTF8.self)
 }
 
+/// Lowercase hex digits of `bytes` appended to `out`, for callers that build one buffer of many
+/// (`hex(bytes:)` keeps its own loop: calling this from it adds 2 KB of specialisations to the launcher).
+public func appendHex<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
+    for b in bytes { out.append(hexDigit(b >> 4)); out.append(hexDigit(b & 15)) }
+}
+
 /// Parses lowercase or uppercase hex; nil on odd length or a non-hex character.
 public func bytes(fromHex s: String) -> [UInt8]? {
     let u = Array(s.utf8)
