@@ -66,8 +66,8 @@ public final class PackageReader: Sendable {
         }
     }
 
-    public func metadata(jsonBytes: [UInt8], deferSlots: Bool = false) throws(EngineError) -> Metadata {
-        do { return try Metadata(jsonBytes: jsonBytes, deferSlots: deferSlots) } catch { throw EngineError.format(path, error) }
+    public func metadata(jsonBytes: [UInt8], deferSlots: Bool = false, slotsAt known: JSONValue.Deferred? = nil) throws(EngineError) -> Metadata {
+        do { return try Metadata(jsonBytes: jsonBytes, deferSlots: deferSlots, slotsAt: known) } catch { throw EngineError.format(path, error) }
     }
 
     /// Stored bytes of slot `i`, bounds-checked against the file.

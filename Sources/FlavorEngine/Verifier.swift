@@ -54,7 +54,7 @@ public enum Verifier {
     /// Details of passing checks are only built for reports (`verbose`): the launcher runs
     /// these on every start and must not spend time formatting hex it never prints.
     static func headerChecks(_ pkg: PackageReader, into r: inout VerificationReport, verbose: Bool, deferSlots: Bool = false,
-                             memo memoPaths: WorkenvPaths? = nil) {
+                             memo memoPaths: WorkenvPaths? = nil, metadataMemo: Bool = true) {
         let idx = pkg.index
         func add(_ name: String, _ ok: Bool, _ detail: @autoclosure () -> String) {
             // The launcher (not verbose) only needs failures: no array of passed checks per start.
@@ -72,13 +72,18 @@ public enum Verifier {
         let metaOK = digest == idx.metadataChecksum
         add("metadata-checksum", metaOK,
             metaOK ? "SHA-256 \(hex(bytes: digest))" : "SHA-256 of compressed metadata (offset \(idx.metadataOffset), \(idx.metadataSize) bytes) is \(hex(bytes: digest)), index says \(hex(bytes: idx.metadataChecksum))")
-        let json: [UInt8]
-        do { json = try pkg.metadataJSONBytes() } catch {
-            add("metadata-decode", false, error.message); return
-        }
         // The record is keyed by the digest computed above, so it only stands for these exact bytes.
         let memo = metaOK ? memoPaths.map { SignatureMemo(paths: $0, publicKey: idx.publicKey, signature: idx.signature, metadataDigest: digest) } : nil
-        let remembered = memo?.holds() ?? false
+        // Its metadata memo (written only after a start whose every check passed) holds these bytes'
+        // JSON: no gunzip, and it stands for the signature record.
+        let memoized = deferSlots && metadataMemo ? memo?.metadata() : nil
+        let json: [UInt8]
+        if let memoized { json = memoized.json } else {
+            do { json = try pkg.metadataJSONBytes() } catch {
+                add("metadata-decode", false, error.message); return
+            }
+        }
+        let remembered = memoized != nil || (memo?.holds() ?? false)
         let sigOK = remembered || Ed25519.verify(signature: idx.signature, message: json, publicKey: idx.publicKey)
         if sigOK && !remembered { memo?.record() }
         add("signature", sigOK, sigOK ? "Ed25519 over \(json.count) bytes of metadata JSON, key \(fingerprint(idx.publicKey).prefix(16))…"
@@ -102,7 +107,7 @@ public enum Verifier {
             }
         }
         do {
-            let m = try pkg.metadata(jsonBytes: json, deferSlots: deferSlots)
+            let m = try pkg.metadata(jsonBytes: json, deferSlots: deferSlots, slotsAt: memoized?.slots)
             let countOK = m.slotCount == pkg.descriptors.count
             add("metadata-decode", countOK, countOK ? "\(m.slotCount) slots, package \(m.packageName) \(m.packageVersion)"
                 : "metadata lists \(m.slotCount) slots, slot table has \(pkg.descriptors.count)")
@@ -115,7 +120,16 @@ public enum Verifier {
                     : computed == stored ? "attestation_policy_hash = SHA-256 of the metadata policy" : "attestation_policy_hash \(stored) does not match the metadata policy (\(computed!))")
             }
         } catch {
+            if memoized != nil {
+                // A memo that does not parse is no memo: everything again from the package's bytes.
+                r = VerificationReport()
+                headerChecks(pkg, into: &r, verbose: verbose, deferSlots: deferSlots, memo: memoPaths, metadataMemo: false)
+                return
+            }
             add("metadata-decode", false, error.message)
+        }
+        if memoized == nil, let memo, r.firstFailure == nil, let slots = r.metadata?.deferredSlotList {
+            memo.recordMetadata(json: json, slots: slots)
         }
     }
 

@@ -93,14 +93,18 @@ public enum JSONValue: Equatable, Sendable {
     public struct Deferred: Sendable, Equatable {
         public var range: Range<Int>
         public var elements: Int
+        public init(range: Range<Int>, elements: Int) { self.range = range; self.elements = elements }
     }
 
     /// Like `parse`, but the value of top-level member `key` is only scanned for its end (and its
     /// element count) and reads as `null`; `parse(bytes[range])` gives it later. The launcher's
     /// warm start thus skips the metadata's slot list, whose size grows with the package.
-    public static func parse(_ bytes: [UInt8], deferring key: String, maxDepth: Int = 64) throws(FormatError) -> (JSONValue, Deferred?) {
+    /// `known`: where that value was found in these same bytes before (a memo of them): taken
+    /// without scanning when it starts where the value starts and spans a bracketed value.
+    public static func parse(_ bytes: [UInt8], deferring key: String, known: Deferred? = nil, maxDepth: Int = 64) throws(FormatError) -> (JSONValue, Deferred?) {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.deferredKey = key
+        parser.knownDeferred = known
         let value = try parser.document()
         parser.skipWhitespace()
         guard parser.at == bytes.count else { throw .json("trailing characters after the document", offset: parser.at) }
@@ -128,6 +132,7 @@ struct JSONParser {
     /// Top-level member whose value is skipped, and where it was (see `JSONValue.parse(_:deferring:)`).
     var deferredKey: String?
     var deferred: JSONValue.Deferred?
+    var knownDeferred: JSONValue.Deferred?
 
     init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
@@ -167,8 +172,15 @@ struct JSONParser {
             var value: JSONValue
             if let key = deferredKey, deferred == nil, frames.count == 1, frames[0].isObject, let last = keys.last, sameBytes(last, key) {
                 let start = at
-                let n = try skipValue()
-                deferred = JSONValue.Deferred(range: start..<at, elements: n)
+                if let k = knownDeferred, k.range.lowerBound == start, k.range.upperBound <= bytes.count, k.range.count >= 2,
+                   (c == UInt8(ascii: "[") && bytes[k.range.upperBound - 1] == UInt8(ascii: "]"))
+                    || (c == UInt8(ascii: "{") && bytes[k.range.upperBound - 1] == UInt8(ascii: "}")) {
+                    at = k.range.upperBound
+                    deferred = k
+                } else {
+                    let n = try skipValue()
+                    deferred = JSONValue.Deferred(range: start..<at, elements: n)
+                }
                 value = .null
             } else {
             switch c {

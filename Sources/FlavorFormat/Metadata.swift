@@ -64,9 +64,15 @@ public struct Metadata: Sendable {
         return m
     }
 
-    public init(jsonBytes: [UInt8], deferSlots: Bool = false) throws(FormatError) {
+    /// Where the deferred slot list is in the JSON bytes (nil when parsed or absent): what a memo
+    /// of these bytes keeps so that the next parse need not scan for its end (`slotsAt`).
+    public var deferredSlotList: JSONValue.Deferred? {
+        deferredSlots.map { JSONValue.Deferred(range: $0.range, elements: slotCount) }
+    }
+
+    public init(jsonBytes: [UInt8], deferSlots: Bool = false, slotsAt known: JSONValue.Deferred? = nil) throws(FormatError) {
         guard deferSlots else { try self.init(json: JSONValue.parse(jsonBytes)); return }
-        let (partial, deferred) = try JSONValue.parse(jsonBytes, deferring: "slots")
+        let (partial, deferred) = try JSONValue.parse(jsonBytes, deferring: "slots", known: known)
         try self.init(partial, slots: [], slotCount: deferred?.elements ?? 0)
         deferredSlots = deferred.map { DeferredSlots(bytes: jsonBytes, range: $0.range) }
     }

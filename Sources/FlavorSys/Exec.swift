@@ -5,6 +5,10 @@ import Glibc
 // Invariants: argv/envp C arrays are built from Swift strings, live until the call returns
 // (or execve replaces the process), and are freed on every path that returns.
 
+/// getauxval(3), in glibc and in musl; none of our C modules includes <sys/auxv.h>.
+@_silgen_name("getauxval")
+private func auxiliaryValue(_ type: UInt) -> UInt
+
 public enum Exec {
     /// Replaces this process; returns only on failure.
     public static func execve(path: String, argv: [String], env: [String]) -> SysError {
@@ -56,11 +60,25 @@ public enum Exec {
 
     /// Absolute path of the running executable.
     public static func selfPath() -> String? {
+        if let p = execFnPath() { return p }
         // A [UInt8] buffer (prespecialized in the stdlib) instead of FS.readLink's [CChar]: every launch asks.
         var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = buf.withUnsafeMutableBytes { Glibc.readlink("/proc/self/exe", $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count - 1) }
         guard n > 0 else { return nil }
         return String(decoding: buf[0..<n], as: UTF8.self)
+    }
+
+    /// The path this process was exec'd by (the auxiliary vector's AT_EXECFN) when it is absolute
+    /// and names a regular file: then it is the file /proc/self/exe names, without the ~20 µs that
+    /// /proc's per-process lookups add to every start. A symlink or a relative path gives nil, and
+    /// the caller asks /proc/self/exe (for a symlink, the package's name and so its workenv are the
+    /// target's; a shell that finds the package on PATH passes an absolute path).
+    static func execFnPath() -> String? {
+        let raw = auxiliaryValue(31)    // AT_EXECFN
+        guard raw != 0, let name = UnsafePointer<CChar>(bitPattern: raw), name.pointee == CChar(UInt8(ascii: "/")) else { return nil }
+        var st = stat()
+        guard lstat(name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return String(cString: name)
     }
 
     /// True when `path` is an executable regular file.

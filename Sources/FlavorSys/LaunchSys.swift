@@ -6,6 +6,21 @@ import Glibc
 // Invariants as in FileSystem.swift: plain values in, owned values out, no pointer escapes.
 
 extension FS {
+    /// Reads a whole file of at most `limit` bytes into one buffer of its size (fstat), so a large
+    /// limit costs nothing; nil if it cannot be opened or read, is larger, or changes size meanwhile.
+    public static func readSizedFile(_ path: String, limit: Int) -> [UInt8]? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard Glibc.fstat(fd, &st) == 0, st.st_size >= 0, st.st_size <= limit else { return nil }
+        // One byte more than its size, so a file that grew meanwhile shows.
+        var buf = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
+        guard fill(fd, &buf) == Int(st.st_size) else { return nil }
+        buf.removeLast()
+        return buf
+    }
+
     /// Reads a file of at most `limit` bytes into one buffer of `limit + 1`; nil if it cannot be
     /// opened or read, or is larger. For tiny marker files (FS.readFile zero-fills 64 KiB first).
     public static func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
@@ -13,7 +28,15 @@ extension FS {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buf = [UInt8](repeating: 0, count: limit + 1)
-        let n: Int = buf.withUnsafeMutableBytes { raw in
+        let n = fill(fd, &buf)
+        guard n >= 0, n <= limit else { return nil }
+        buf.removeSubrange(n...)
+        return buf
+    }
+
+    /// Reads until `buf` is full or the file ends; the count read, or -1 on an error.
+    private static func fill(_ fd: Int32, _ buf: inout [UInt8]) -> Int {
+        buf.withUnsafeMutableBytes { raw in
             var done = 0
             while done < raw.count {
                 let r = Glibc.read(fd, raw.baseAddress! + done, raw.count - done)
@@ -23,9 +46,6 @@ extension FS {
             }
             return done
         }
-        guard n >= 0, n <= limit else { return nil }
-        buf.removeSubrange(n...)
-        return buf
     }
 }
 

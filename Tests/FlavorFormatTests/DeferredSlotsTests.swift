@@ -40,6 +40,26 @@ struct DeferredSlotsTests {
         #expect(try JSONValue.parse(Array(bytes[range])) == eager.json["slots"])
     }
 
+    @Test("a known position of the slot list (a memo of these bytes) is taken as scanned; one that does not fit is scanned again", arguments: slotLists)
+    func knownPosition(_ slots: String) throws {
+        let bytes = Array(Self.document(slots: slots).utf8)
+        let scanned = try Metadata(jsonBytes: bytes, deferSlots: true)
+        let list = try #require(scanned.deferredSlotList)
+        let known = try Metadata(jsonBytes: bytes, deferSlots: true, slotsAt: list)
+        #expect(known.deferredSlotList == list && known.slotCount == scanned.slotCount && known.json == scanned.json)
+        // Taken without a scan: an element count that only the memo says shows it.
+        let told = JSONValue.Deferred(range: list.range, elements: list.elements + 5)
+        #expect(try Metadata(jsonBytes: bytes, deferSlots: true, slotsAt: told).slotCount == list.elements + 5)
+        // Not where the value starts, not ending in its bracket, past the end: scanned, so the truth.
+        let wrong = [JSONValue.Deferred(range: list.range.lowerBound + 1..<list.range.upperBound, elements: 99),
+                     JSONValue.Deferred(range: list.range.lowerBound..<list.range.upperBound + 1, elements: 99),
+                     JSONValue.Deferred(range: list.range.lowerBound..<bytes.count + 10, elements: 99)]
+        for w in wrong {
+            let m = try Metadata(jsonBytes: bytes, deferSlots: true, slotsAt: w)
+            #expect(m.deferredSlotList == list, "\(w)")
+        }
+    }
+
     @Test("a malformed slot entry: the eager parse refuses it, the deferred one when the slots are asked for")
     func malformedEntry() throws {
         let bytes = Array(Self.document(slots: #"[{"slot": 0}, {"slot": 7}]"#).utf8)
