@@ -93,7 +93,8 @@ public enum Packer {
         let launcherDigest = SHA256.hash(launcher.bytes)
         var attestationDigest: [UInt8]? = nil
         if let extra = plan.attestation {
-            let doc = attestationDocument(plan, slots: slots, encoded: encoded, launcherDigest: launcherDigest, extra: extra)
+            let doc = attestationDocument(plan, slots: slots, encoded: encoded, launcherDigest: launcherDigest, extra: extra,
+                                          workers: settings.workerCount)
             var s = PackSlot(id: Attestation.slotID, source: "", target: Attestation.slotID, content: .generated, chain: OperationChain([]))
             s.purpose = "data"; s.lifecycle = "attestation"; s.permissions = "0644"
             let e = EncodedSlot(stored: doc, original: doc.count, digest: SHA256.hash(doc))
@@ -205,7 +206,7 @@ public enum Packer {
 
     /// The attestation of what was encoded: shards of one slot are reported as that slot.
     static func attestationDocument(_ plan: PackPlan, slots: [PackSlot], encoded: [EncodedSlot], launcherDigest: [UInt8],
-                                    extra: AttestationPlan) -> [UInt8] {
+                                    extra: AttestationPlan, workers: Int) -> [UInt8] {
         var records = [Attestation.SlotRecord]()
         for (i, s) in slots.enumerated() {
             var files = encoded[i].contentFiles
@@ -215,7 +216,7 @@ public enum Packer {
         }
         let name = String(plan.launcherPath.split(separator: "/").last ?? "launcher")
         return Attestation.document(plan: plan, slots: records, launcherDigest: launcherDigest, launcherName: name,
-                                    epoch: plan.sourceDateEpoch ?? Int64(time(nil)), extra: extra)
+                                    epoch: plan.sourceDateEpoch ?? Int64(time(nil)), extra: extra, workers: workers)
     }
 
     static func metadataJSON(_ plan: PackPlan, slots planned: [PackSlot], launcher: MappedFile, launcherDigest: [UInt8], sizes: [Int],
