@@ -61,14 +61,14 @@ public struct SignatureMemo: Sendable {
     public func metadata() -> (json: [UInt8], slots: JSONValue.Deferred)? {
         let head = metadataHead()
         let line = head.count + 4 * 9 + 1
-        guard var file = FS.readSizedFile(metadataPath, limit: line + Metadata.maxJSONSize), file.count > line,
-              Array(file[0..<head.count]) == head, file[line - 1] == UInt8(ascii: "\n") else { return nil }
+        guard let (first, json) = FS.readSizedFile(metadataPath, limit: line + Metadata.maxJSONSize, head: line),
+              Array(first[0..<head.count]) == head, first[line - 1] == UInt8(ascii: "\n") else { return nil }
         var numbers = [Int]()
         var at = head.count
         for _ in 0..<4 {
-            guard file[at] == UInt8(ascii: " ") else { return nil }
+            guard first[at] == UInt8(ascii: " ") else { return nil }
             var n = 0
-            for c in file[at + 1..<at + 9] {
+            for c in first[at + 1..<at + 9] {
                 switch c {
                 case 0x30...0x39: n = n << 4 | Int(c - 0x30)
                 case 0x61...0x66: n = n << 4 | Int(c - 0x57)
@@ -78,13 +78,8 @@ public struct SignatureMemo: Sendable {
             numbers.append(n)
             at += 9
         }
-        // The JSON moved to the front with memmove: the stdlib's slice copies are byte loops in the
-        // Embedded build (~47k instructions for 8 KB).
-        let jsonCount = file.count - line
-        file.withUnsafeMutableBytes { b in _ = memmove(b.baseAddress!, b.baseAddress! + line, jsonCount) }
-        file.removeLast(line)
-        guard numbers[3] == file.count, numbers[0] < numbers[1], numbers[1] <= file.count else { return nil }
-        return (file, JSONValue.Deferred(range: numbers[0]..<numbers[1], elements: numbers[2]))
+        guard numbers[3] == json.count, numbers[0] < numbers[1], numbers[1] <= json.count else { return nil }
+        return (json, JSONValue.Deferred(range: numbers[0]..<numbers[1], elements: numbers[2]))
     }
 
     /// Records `json` (verified under this key) and where its slot list is; best effort, like `record`.

@@ -6,19 +6,24 @@ import Glibc
 // Invariants as in FileSystem.swift: plain values in, owned values out, no pointer escapes.
 
 extension FS {
-    /// Reads a whole file of at most `limit` bytes into one buffer of its size (fstat), so a large
-    /// limit costs nothing; nil if it cannot be opened or read, is larger, or changes size meanwhile.
-    public static func readSizedFile(_ path: String, limit: Int) -> [UInt8]? {
+    /// Reads a file of at most `limit` bytes as its first `head` bytes and the rest, each into a
+    /// buffer of its own size from fstat (so a large limit costs nothing, and the rest needs no copy
+    /// out of a larger buffer); nil if it cannot be opened or read, is shorter than `head`, is larger
+    /// than `limit`, or changes size meanwhile.
+    public static func readSizedFile(_ path: String, limit: Int, head: Int) -> (head: [UInt8], rest: [UInt8])? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
-        guard Glibc.fstat(fd, &st) == 0, st.st_size >= 0, st.st_size <= limit else { return nil }
-        // One byte more than its size, so a file that grew meanwhile shows.
-        var buf = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
-        guard fill(fd, &buf) == Int(st.st_size) else { return nil }
-        buf.removeLast()
-        return buf
+        guard Glibc.fstat(fd, &st) == 0, st.st_size >= head, st.st_size <= limit else { return nil }
+        let restCount = Int(st.st_size) - head
+        var first = [UInt8](repeating: 0, count: head)
+        guard fill(fd, &first) == head else { return nil }
+        // One byte more than the rest, so a file that grew meanwhile shows.
+        var rest = [UInt8](repeating: 0, count: restCount + 1)
+        guard fill(fd, &rest) == restCount else { return nil }
+        rest.removeLast()
+        return (first, rest)
     }
 
     /// Reads a file of at most `limit` bytes into one buffer of `limit + 1`; nil if it cannot be
